@@ -1,0 +1,37 @@
+"""Copying IR with a value map: used by inlining, specialisation and the AD sweeps."""
+
+from __future__ import annotations
+
+from .core import Function, Op, Region, Value
+
+
+def clone_value(v: Value) -> Value:
+    return Value(v.type, v.hint)
+
+
+def clone_op(op: Op, vmap: dict[Value, Value]) -> Op:
+    """A copy of ``op`` (and its regions) whose operands are looked up in ``vmap``.
+
+    Values not in ``vmap`` are used as they are (values of enclosing scopes that did not
+    change). The copy's results are added to ``vmap``.
+    """
+    operands = [vmap.get(v, v) for v in op.operands]
+    regions = [clone_region(r, vmap) for r in op.regions]
+    results = [clone_value(r) for r in op.results]
+    for old, new in zip(op.results, results):
+        vmap[old] = new
+    return Op(op.opdef, operands, results, dict(op.attrs), regions, op.loc)
+
+
+def clone_region(region: Region, vmap: dict[Value, Value]) -> Region:
+    args = [clone_value(a) for a in region.args]
+    for old, new in zip(region.args, args):
+        vmap[old] = new
+    ops = [clone_op(op, vmap) for op in region.ops]
+    return Region(args, ops, [vmap.get(v, v) for v in region.yields])
+
+
+def clone_function(fn: Function, name: str | None = None) -> Function:
+    vmap: dict[Value, Value] = {}
+    body = clone_region(fn.body, vmap)
+    return Function(name or fn.name, body, list(fn.param_names), fn.loc, list(fn.notes))
