@@ -1,0 +1,347 @@
+"""THE table of derivative rules: for every differentiable op, its JVP and its VJP, side by side.
+
+Rules are written as math on :class:`~adcompiler.ad.sym.Sym` values, one function per operand
+(as in HIPS autograd and JAX): only the rules of active operands are called.
+
+* ``vjp(g, y, *xs, **attrs)`` for operand k: the contribution of the output cotangent ``g``
+  to operand k's adjoint (``y`` is the primal result, ``xs`` the primal operands).
+* ``jvp(t, y, *xs, **attrs)`` for operand k: the contribution of operand k's tangent ``t`` to
+  the output tangent.
+
+For elementwise ops the reverse pass sums contributions back to each operand's shape
+(broadcasting's adjoint); all other rules return correctly shaped values themselves.
+Ops without derivatives are listed in ``ir.ops.NON_DIFFERENTIABLE``; control flow, tapes and
+custom rules are handled by the transformations themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import NotDifferentiableError
+from .sym import (
+    Sym,
+    broadcast_to,
+    call,
+    cos,
+    cosh,
+    dot,
+    exp,
+    expand_dims,
+    getitem,
+    log,
+    matmul,
+    outer,
+    reshape,
+    setitem,
+    shape,
+    sign,
+    sinh,
+    size,
+    sqrt,
+    sum_to,
+    to_float,
+    transpose,
+    where,
+)
+from .sym import sin as sin_
+from .sym import floor as floor_
+
+Rule = Callable[..., Sym]
+
+VJP: dict[str, tuple[Rule | None, ...]] = {}
+JVP: dict[str, tuple[Rule | None, ...]] = {}
+
+
+def defvjp(name: str, *rules: Rule | None) -> None:
+    VJP[name] = rules
+
+
+def defjvp(name: str, *rules: Rule | None) -> None:
+    JVP[name] = rules
+
+
+def linear(name: str, n: int = 1) -> None:
+    """A linear op: its tangent is the op applied to the tangent (vjp given separately)."""
+    JVP[name] = tuple(
+        (lambda k: lambda t, y, *xs, **a: call(name, *[t if j == k else xs[j] for j in range(len(xs))], **a))(k)
+        for k in range(n)
+    )
+
+
+def elementwise(name: str, dydx: Callable[..., Sym]) -> None:
+    """A unary map y = f(x) with derivative ``dydx(y, x)``: both rules from one formula."""
+    defvjp(name, lambda g, y, x: g * dydx(y, x))
+    defjvp(name, lambda t, y, x: t * dydx(y, x))
+
+
+@dataclass
+class Scatter:
+    """A contribution to ``x[index]`` only: accumulated with ``index_add`` (no dense zeros)."""
+
+    g: Sym
+    parts: tuple[Sym, ...]
+    index: tuple
+
+
+# ------------------------------------------------------------------ elementwise maps
+elementwise("sin", lambda y, x: cos(x))
+elementwise("cos", lambda y, x: -sin_(x))
+elementwise("tan", lambda y, x: 1.0 + y * y)
+elementwise("exp", lambda y, x: y)
+elementwise("exp2", lambda y, x: y * math.log(2.0))
+elementwise("expm1", lambda y, x: y + 1.0)
+elementwise("log", lambda y, x: 1.0 / x)
+elementwise("log2", lambda y, x: 1.0 / (x * math.log(2.0)))
+elementwise("log10", lambda y, x: 1.0 / (x * math.log(10.0)))
+elementwise("log1p", lambda y, x: 1.0 / (1.0 + x))
+elementwise("sqrt", lambda y, x: 0.5 / y)
+elementwise("tanh", lambda y, x: 1.0 - y * y)
+elementwise("sinh", lambda y, x: cosh(x))
+elementwise("cosh", lambda y, x: sinh(x))
+elementwise("arctan", lambda y, x: 1.0 / (1.0 + x * x))
+elementwise("arcsin", lambda y, x: 1.0 / sqrt(1.0 - x * x))
+elementwise("arccos", lambda y, x: -1.0 / sqrt(1.0 - x * x))
+elementwise("abs", lambda y, x: sign(x))
+elementwise("square", lambda y, x: 2.0 * x)
+
+# identities
+defvjp("neg", lambda g, y, x: -g)
+defjvp("neg", lambda t, y, x: -t)
+defvjp("float", lambda g, y, x: g)
+defjvp("float", lambda t, y, x: t)
+defvjp("copy", lambda g, y, x: g)
+defjvp("copy", lambda t, y, x: t)
+
+# ------------------------------------------------------------------ elementwise binary
+defvjp("add", lambda g, y, a, b: g, lambda g, y, a, b: g)
+defjvp("add", lambda t, y, a, b: t, lambda t, y, a, b: t)
+defvjp("sub", lambda g, y, a, b: g, lambda g, y, a, b: -g)
+defjvp("sub", lambda t, y, a, b: t, lambda t, y, a, b: -t)
+defvjp("mul", lambda g, y, a, b: g * b, lambda g, y, a, b: g * a)
+defjvp("mul", lambda t, y, a, b: t * b, lambda t, y, a, b: a * t)
+defvjp("div", lambda g, y, a, b: g / b, lambda g, y, a, b: -g * y / b)
+defjvp("div", lambda t, y, a, b: t / b, lambda t, y, a, b: -t * y / b)
+defvjp("pow", lambda g, y, a, p: g * p * a ** (p - 1), lambda g, y, a, p: g * y * log(a))
+defjvp("pow", lambda t, y, a, p: t * p * a ** (p - 1), lambda t, y, a, p: t * y * log(a))
+defvjp("maximum", lambda g, y, a, b: where(a >= b, g, 0.0), lambda g, y, a, b: where(a >= b, 0.0, g))
+defjvp("maximum", lambda t, y, a, b: where(a >= b, t, 0.0), lambda t, y, a, b: where(a >= b, 0.0, t))
+defvjp("minimum", lambda g, y, a, b: where(a <= b, g, 0.0), lambda g, y, a, b: where(a <= b, 0.0, g))
+defjvp("minimum", lambda t, y, a, b: where(a <= b, t, 0.0), lambda t, y, a, b: where(a <= b, 0.0, t))
+defvjp("logaddexp", lambda g, y, a, b: g * exp(a - y), lambda g, y, a, b: g * exp(b - y))
+defjvp("logaddexp", lambda t, y, a, b: t * exp(a - y), lambda t, y, a, b: t * exp(b - y))
+defvjp("arctan2", lambda g, y, a, b: g * b / (a * a + b * b), lambda g, y, a, b: -g * a / (a * a + b * b))
+defjvp("arctan2", lambda t, y, a, b: t * b / (a * a + b * b), lambda t, y, a, b: -t * a / (a * a + b * b))
+defvjp("mod", lambda g, y, a, b: g, lambda g, y, a, b: -g * floor_(a / b))
+defjvp("mod", lambda t, y, a, b: t, lambda t, y, a, b: -t * floor_(a / b))
+defvjp("where", None, lambda g, y, c, a, b: where(c, g, 0.0), lambda g, y, c, a, b: where(c, 0.0, g))
+defjvp("where", None, lambda t, y, c, a, b: where(c, t, 0.0), lambda t, y, c, a, b: where(c, 0.0, t))
+
+
+def _inside(x: Sym, lo: Sym, hi: Sym) -> Sym:
+    return (x >= lo) & (x <= hi)
+
+
+defvjp(
+    "clip",
+    lambda g, y, x, lo, hi: where(_inside(x, lo, hi), g, 0.0),
+    lambda g, y, x, lo, hi: where(x < lo, g, 0.0),
+    lambda g, y, x, lo, hi: where(x > hi, g, 0.0),
+)
+defjvp(
+    "clip",
+    lambda t, y, x, lo, hi: where(_inside(x, lo, hi), t, 0.0),
+    lambda t, y, x, lo, hi: where(x < lo, t, 0.0),
+    lambda t, y, x, lo, hi: where(x > hi, t, 0.0),
+)
+
+
+# ------------------------------------------------------------------ reductions
+def _unreduce(g: Sym, x: Sym, axis, keepdims) -> Sym:
+    """``g`` (shaped like a reduction of ``x``) broadcast back to ``x``'s shape."""
+    if x.rank == 0:
+        return g
+    if axis is not None and not keepdims:
+        g = expand_dims(g, axis=axis)
+    return broadcast_to(g, shape(x))
+
+
+def _count(x: Sym, y: Sym) -> Sym:
+    """How many elements of ``x`` each element of ``y`` reduces."""
+    return to_float(size(x)) / size(y)
+
+
+def _extremum_vjp(g: Sym, y: Sym, x: Sym, axis=None, keepdims=None) -> Sym:
+    """Ties share the cotangent equally (as JAX does)."""
+    hit = to_float((x.eq(_unreduce(y, x, axis, keepdims))))
+    return _unreduce(g, x, axis, keepdims) * hit / call("sum", hit, axis=axis, keepdims=True)
+
+
+defvjp("sum", lambda g, y, x, axis=None, keepdims=None: _unreduce(g, x, axis, keepdims))
+linear("sum")
+defvjp("mean", lambda g, y, x, axis=None, keepdims=None: _unreduce(g, x, axis, keepdims) / _count(x, y))
+defjvp("mean", lambda t, y, x, axis=None, keepdims=None: call("mean", t, axis=axis, keepdims=keepdims))
+defvjp("prod", lambda g, y, x, axis=None, keepdims=None: _unreduce(g * y, x, axis, keepdims) / x)
+defjvp("prod", lambda t, y, x, axis=None, keepdims=None: call("sum", t * _unreduce(y, x, axis, keepdims) / x,
+                                                               axis=axis, keepdims=keepdims))
+defvjp("max", _extremum_vjp)
+defvjp("min", _extremum_vjp)
+
+
+def _extremum_jvp(t: Sym, y: Sym, x: Sym, axis=None, keepdims=None) -> Sym:
+    hit = to_float((x.eq(_unreduce(y, x, axis, keepdims))))
+    return call("sum", t * hit, axis=axis, keepdims=keepdims) / call("sum", hit, axis=axis, keepdims=keepdims)
+
+
+defjvp("max", _extremum_jvp)
+defjvp("min", _extremum_jvp)
+
+
+# ------------------------------------------------------------------ linear algebra
+def _matrix_rule(name: str, operand: int) -> Rule:
+    """Adjoints of ``dot``/``matmul`` for ranks up to 2 (ranks 0 behave like ``mul``)."""
+
+    def rule(g: Sym, y: Sym, a: Sym, b: Sym) -> Sym:
+        ra, rb = a.rank, b.rank
+        if ra is None or rb is None or ra > 2 or rb > 2:
+            raise NotDifferentiableError(f"{name} of arrays of rank {ra} and {rb}: only ranks up to 2 have adjoints")
+        if ra == 0 or rb == 0:
+            other = b if operand == 0 else a
+            mine = a if operand == 0 else b
+            return sum_to(g * other, shape(mine)) if mine.rank else call("sum", g * other)
+        if operand == 0:
+            if rb == 1:
+                return g * b if ra == 1 else outer(g, b)  # (1,1) vector; (2,1) matrix-vector
+            return dot(g, b.T) if ra == 2 else dot(b, g)  # (2,2); (1,2): v @ A
+        if ra == 1:
+            return g * a if rb == 1 else outer(a, g)
+        return dot(a.T, g)  # (2,1) and (2,2)
+
+    return rule
+
+
+defvjp("dot", _matrix_rule("dot", 0), _matrix_rule("dot", 1))
+defvjp("matmul", _matrix_rule("matmul", 0), _matrix_rule("matmul", 1))
+defvjp("outer", lambda g, y, a, b: dot(g, b), lambda g, y, a, b: dot(g.T, a))
+for _name in ("dot", "matmul", "outer"):
+    defjvp(_name, lambda t, y, a, b, _n=_name: call(_n, t, b), lambda t, y, a, b, _n=_name: call(_n, a, t))
+
+
+# ------------------------------------------------------------------ shapes
+def _inverse_axes(axes) -> tuple[int, ...] | None:
+    if axes is None:
+        return None
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a] = i
+    return tuple(inverse)
+
+
+defvjp("transpose", lambda g, y, x, axes=None: transpose(g, axes=_inverse_axes(axes)))
+linear("transpose")
+defvjp("reshape", lambda g, y, x, s: reshape(g, shape(x)), None)
+linear("reshape", 2)
+defvjp("broadcast_to", lambda g, y, x, s: sum_to(g, shape(x)), None)
+linear("broadcast_to", 2)
+defvjp("sum_to", lambda g, y, x, s: broadcast_to(g, shape(x)), None)
+linear("sum_to", 2)
+defvjp("expand_dims", lambda g, y, x, axis=None: reshape(g, shape(x)))
+linear("expand_dims")
+
+
+def _along(axis: int, rank: int, item: tuple, parts: list) -> tuple[tuple, list]:
+    """An index selecting ``item`` along ``axis`` and everything along the other axes."""
+    axis = axis % rank if rank else 0
+    return (("slice", False, False, False),) * axis + (item,), parts
+
+
+def _concat_part(k: int) -> Rule:
+    def rule(g: Sym, y: Sym, *xs: Sym, axis=0) -> Sym:
+        axis = 0 if axis is None else axis
+        lengths = [call("tuple_get", shape(x), index=axis % x.rank) for x in xs[: k + 1]]
+        start = lengths[0] * 0 if k == 0 else lengths[0]
+        for n in lengths[1:k]:
+            start = start + n
+        stop = start + lengths[k] if k else lengths[0]
+        index, parts = _along(axis, xs[k].rank, ("slice", k > 0, True, False), [start, stop] if k else [stop])
+        return getitem(g, *parts, index=index)
+
+    return rule
+
+
+def _stack_part(k: int) -> Rule:
+    def rule(g: Sym, y: Sym, *xs: Sym, axis=0) -> Sym:
+        axis = 0 if axis is None else axis
+        index, parts = _along(axis, y.rank, ("idx",), [k])
+        return getitem(g, *parts, index=index)
+
+    return rule
+
+
+class _PerOperand(tuple):
+    """Rules for variadic ops: the k-th rule is made on demand."""
+
+    def __new__(cls, make: Callable[[int], Rule]):
+        obj = super().__new__(cls, ())
+        obj.make = make
+        return obj
+
+    def __getitem__(self, k):  # type: ignore[override]
+        return self.make(k)
+
+    def __len__(self) -> int:
+        return 1 << 30
+
+
+VJP["concatenate"] = _PerOperand(_concat_part)
+VJP["stack"] = _PerOperand(_stack_part)
+JVP["concatenate"] = _PerOperand(lambda k: None)
+JVP["stack"] = _PerOperand(lambda k: None)
+
+
+# ------------------------------------------------------------------ indexing
+def _getitem_vjp(g: Sym, y: Sym, x: Sym, *parts: Sym, index=None) -> Scatter:
+    return Scatter(g, parts, index)
+
+
+defvjp("getitem", _getitem_vjp)
+JVP["getitem"] = (lambda t, y, x, *parts, index=None: getitem(t, *parts, index=index),)
+defvjp(
+    "setitem",
+    lambda g, y, x, v, *parts, index=None: setitem(g, 0.0, *parts, index=index),
+    lambda g, y, x, v, *parts, index=None: _fit(getitem(g, *parts, index=index), v),
+)
+defvjp(
+    "index_add",
+    lambda g, y, x, v, *parts, index=None: g,
+    lambda g, y, x, v, *parts, index=None: _fit(getitem(g, *parts, index=index), v),
+)
+
+
+def _setitem_jvp_x(t: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> Sym:
+    return setitem(t, 0.0, *parts, index=index)
+
+
+def _setitem_jvp_v(t: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> Sym:
+    return call("index_add", call("zeros_like", y), t, *parts, index=index)
+
+
+JVP["setitem"] = (_setitem_jvp_x, _setitem_jvp_v)
+JVP["index_add"] = (lambda t, y, x, v, *p, index=None: t, _setitem_jvp_v)
+
+
+def _fit(contribution: Sym, like: Sym) -> Sym:
+    """Sum a contribution down to the shape of ``like`` (the adjoint of broadcasting)."""
+    if like.rank == 0:
+        return contribution if contribution.rank == 0 else call("sum", contribution)
+    return sum_to(contribution, shape(like))
+
+
+# ------------------------------------------------------------------ creation
+defvjp("full", None, lambda g, y, s, v: _fit(g, v))
+defjvp("full", None, lambda t, y, s, v: broadcast_to(t, s))
+defvjp("full_like", None, lambda g, y, x, v: _fit(g, v))
+defjvp("full_like", None, lambda t, y, x, v: broadcast_to(t, shape(x)))
+
