@@ -345,3 +345,116 @@ defjvp("full", None, lambda t, y, s, v: broadcast_to(t, s))
 defvjp("full_like", None, lambda g, y, x, v: _fit(g, v))
 defjvp("full_like", None, lambda t, y, x, v: broadcast_to(t, shape(x)))
 
+
+
+# ------------------------------------------------------------------ batched tangents
+# Forward-mode gradients and Jacobians push n tangents at once: each tangent carries a
+# leading batch axis. Elementwise rules work unchanged (NumPy aligns axes from the right);
+# the ops below index axes from the left and need the batch axis skipped.
+JVP_BATCHED: dict[str, tuple[Rule | None, ...]] = {}
+
+
+def _shift(axis):
+    """Axis numbers of the primal, as axes of a batched tangent."""
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        return tuple(_shift(a) for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+def _all_but_batch(x: Sym):
+    return tuple(range(1, x.rank + 1))
+
+
+def _batched_reduce(name: str) -> Rule:
+    def rule(t: Sym, y: Sym, x: Sym, axis=None, keepdims=None) -> Sym:
+        axes = _all_but_batch(x) if axis is None else _shift(axis)
+        if name in ("sum", "mean"):
+            return call(name, t, axis=axes, keepdims=keepdims)
+        if name == "prod":
+            return call("sum", t * _unreduce(y, x, axis, keepdims) / x, axis=axes, keepdims=keepdims)
+        hit = to_float(x.eq(_unreduce(y, x, axis, keepdims)))
+        return call("sum", t * hit, axis=axes, keepdims=keepdims) / call("sum", hit, axis=axis, keepdims=keepdims)
+
+    return rule
+
+
+for _name in ("sum", "mean", "prod", "max", "min"):
+    JVP_BATCHED[_name] = (_batched_reduce(_name),)
+
+
+def _expand_batch(t: Sym, rank: int) -> Sym:
+    """``t`` with singleton axes after the batch axis, up to ``rank + 1`` axes in all."""
+    missing = rank + 1 - t.rank
+    return t if missing <= 0 else expand_dims(t, axis=tuple(range(1, 1 + missing)))
+
+
+def _batched_matrix_b(name: str) -> Rule:
+    def rule(t: Sym, y: Sym, a: Sym, b: Sym) -> Sym:
+        if a.rank == 0:
+            return a * t
+        if b.rank == 0:
+            return _expand_batch(t, y.rank) * a
+        if b.rank == 1:
+            return matmul(t, a.T)  # (n, m) @ (m, k)
+        return matmul(a, t)  # broadcasts over the batch axis
+
+    return rule
+
+
+JVP_BATCHED["dot"] = (lambda t, y, a, b: dot(t, b) if b.rank != 0 else t * b, _batched_matrix_b("dot"))
+JVP_BATCHED["matmul"] = (lambda t, y, a, b: matmul(t, b), _batched_matrix_b("matmul"))
+JVP_BATCHED["outer"] = (
+    lambda t, y, a, b: expand_dims(t, axis=2) * b,
+    lambda t, y, a, b: expand_dims(a, axis=1) * expand_dims(t, axis=1),
+)
+
+
+def _batched_transpose(t: Sym, y: Sym, x: Sym, axes=None) -> Sym:
+    axes = tuple(reversed(range(x.rank))) if axes is None else axes
+    return transpose(t, axes=(0, *(a + 1 for a in axes)))
+
+
+JVP_BATCHED["transpose"] = (_batched_transpose,)
+
+
+def _with_batch(t: Sym, s: Sym) -> Sym:
+    """The shape tuple ``(n, *s)``: a batched tangent's shape for a primal of shape ``s``."""
+    n = call("tuple_get", shape(t), index=0)
+    return call("tuple_cat", call("tuple", n), s)
+
+
+JVP_BATCHED["reshape"] = (lambda t, y, x, s: reshape(t, _with_batch(t, shape(y))), None)
+JVP_BATCHED["broadcast_to"] = (lambda t, y, x, s: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))), None)
+def _batched_sum_to(t: Sym, y: Sym, x: Sym, s: Sym) -> Sym:
+    """Sum ``(n, *big)`` down to ``(n, *s)``: pad ``s`` with ones so the batch axis lines up."""
+    ones = Sym(t.b.op("tuple", *(t.b.const(1) for _ in range(t.rank - 1 - y.rank))), t.b)
+    padded = call("tuple_cat", call("tuple", call("tuple_get", shape(t), index=0)), ones, shape(y))
+    return reshape(sum_to(t, padded), _with_batch(t, shape(y)))
+
+
+JVP_BATCHED["sum_to"] = (_batched_sum_to, None)
+JVP_BATCHED["expand_dims"] = (lambda t, y, x, axis=None: expand_dims(t, axis=_shift(axis)),)
+
+
+def _batched_index(index: tuple) -> tuple:
+    return (("slice", False, False, False), *index)
+
+
+JVP_BATCHED["getitem"] = (lambda t, y, x, *p, index=None: getitem(t, *p, index=_batched_index(index)),)
+
+
+def _batched_setitem_v(t: Sym, y: Sym, x: Sym, v: Sym, *p: Sym, index=None) -> Sym:
+    slot = getitem(y, *p, index=index)
+    zeros = call("zeros", _with_batch(t, shape(y)))
+    return call("index_add", zeros, _expand_batch(t, slot.rank), *p, index=_batched_index(index))
+
+
+JVP_BATCHED["setitem"] = (
+    lambda t, y, x, v, *p, index=None: setitem(t, 0.0, *p, index=_batched_index(index)),
+    _batched_setitem_v,
+)
+JVP_BATCHED["index_add"] = (lambda t, y, x, v, *p, index=None: t, _batched_setitem_v)
+JVP_BATCHED["full"] = (None, lambda t, y, s, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))))
+JVP_BATCHED["full_like"] = (None, lambda t, y, x, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))))

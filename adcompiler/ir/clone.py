@@ -34,4 +34,4 @@ def clone_region(region: Region, vmap: dict[Value, Value]) -> Region:
 def clone_function(fn: Function, name: str | None = None) -> Function:
     vmap: dict[Value, Value] = {}
     body = clone_region(fn.body, vmap)
-    return Function(name or fn.name, body, list(fn.param_names), fn.loc, list(fn.notes))
+    return Function(name or fn.name, body, list(fn.param_names), fn.loc, list(fn.notes), dict(fn.defaults))

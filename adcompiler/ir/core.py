@@ -122,6 +122,8 @@ class Function:
     loc: Loc | None = None
     #: free-form facts later stages attach (e.g. the checkpoint plan), printed as comments
     notes: list[str] = field(default_factory=list)
+    #: default values of parameters that have one (Python constants), by parameter name
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     @property
     def params(self) -> list[Value]:

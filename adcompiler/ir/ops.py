@@ -299,6 +299,12 @@ def _tuple_get(types, attrs):
     return [UNKNOWN]
 
 
+def _tuple_cat(types, attrs):
+    if any(not isinstance(t, TupleT) for t in types):
+        return _untyped()
+    return [TupleT(tuple(e for t in types for e in t.elts))]
+
+
 def _const(types, attrs):
     v = attrs["value"]
     if isinstance(v, bool):
@@ -310,7 +316,7 @@ def _const(types, attrs):
     if v is None:
         return [NONE]
     if isinstance(v, tuple):
-        return [TupleT(tuple(_const(t, {"value": x})[0] for x in v))]
+        return [TupleT(tuple(_const((), {"value": x})[0] for x in v))]
     return [type_of_python_value(v)]  # a NumPy array or scalar (module-level constants)
 
 
@@ -386,6 +392,7 @@ _register(OpDef("eye", "create", lambda t, a: [Tensor("f64", 2)]))
 # tuples
 _register(OpDef("tuple", "tuple", _tuple))
 _register(OpDef("tuple_get", "tuple", _tuple_get, ("index",)))
+_register(OpDef("tuple_cat", "tuple", _tuple_cat, doc="a + b for tuples (shapes)"))
 
 # automatic differentiation
 _register(OpDef("stop_gradient", "ad", _first, doc="x, a constant for AD"))

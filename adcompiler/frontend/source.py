@@ -1,0 +1,94 @@
+"""Reading a function's source and mapping AST positions back to the user's file.
+
+``ast.parse`` needs the function's text dedented (methods, functions nested in other
+functions), but every :class:`~adcompiler.errors.Loc` must name the line and column in the
+user's file as it is: this module keeps both views side by side.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Loc, UnsupportedSyntaxError
+
+
+@dataclass(frozen=True)
+class Source:
+    """A function's source: its file, first line, indentation and original lines."""
+
+    file: str
+    first_line: int
+    indent: int
+    lines: tuple[str, ...]
+    func: str
+
+    def loc(self, node: ast.AST | None) -> Loc:
+        """Where ``node`` (of the dedented parse) is in the user's file."""
+        lineno = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        text = self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
+        shift = self.indent if not text[: self.indent].strip() else len(text) - len(text.lstrip())
+        return Loc(self.file, self.first_line + lineno - 1, col + shift, text.rstrip("\n"), self.func)
+
+
+def _dedent(line: str, indent: int) -> str:
+    """``line`` without the function's indentation (less indented lines: without any)."""
+    if not line.strip():
+        return "\n"
+    return line[indent:] if not line[:indent].strip() else line.lstrip()
+
+
+def _code_loc(pyfunc: Any) -> Loc:
+    """The best location for a function whose source cannot be parsed."""
+    code = getattr(pyfunc, "__code__", None)
+    name = getattr(pyfunc, "__name__", repr(pyfunc))
+    if code is None:
+        return Loc("<unknown>", 0, 0, "", name)
+    line = linecache.getline(code.co_filename, code.co_firstlineno)
+    return Loc(code.co_filename, code.co_firstlineno, 0, line.rstrip("\n"), name)
+
+
+def check_is_function(pyfunc: Any) -> None:
+    """Refuse what is not a plain ``def`` function (lambdas, builtins, callable objects)."""
+    name = getattr(pyfunc, "__name__", repr(pyfunc))
+    if name == "<lambda>":
+        raise UnsupportedSyntaxError(
+            "lambda functions are not supported: define the function with def", _code_loc(pyfunc)
+        )
+    if not inspect.isfunction(pyfunc):
+        raise UnsupportedSyntaxError(f"{name!r} is not a plain Python function", _code_loc(pyfunc))
+
+
+def read_function(pyfunc: Any) -> tuple[ast.FunctionDef, Source]:
+    """The ``def`` of ``pyfunc`` (decorators stripped) and its :class:`Source`."""
+    check_is_function(pyfunc)
+    name = pyfunc.__name__
+    try:
+        lines, first_line = inspect.getsourcelines(pyfunc)
+        file = inspect.getsourcefile(pyfunc) or pyfunc.__code__.co_filename
+    except (OSError, TypeError) as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot read the source of {name!r} ({exc}); adcompiler needs functions defined in a file",
+            _code_loc(pyfunc),
+        ) from None
+    first_line = max(first_line, 1)
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    dedented = [_dedent(ln, indent) for ln in lines]
+    source = Source(file, first_line, indent, tuple(lines), name)
+    try:
+        module = ast.parse("".join(dedented))
+    except SyntaxError as exc:
+        raise UnsupportedSyntaxError(
+            f"cannot parse the source of {name!r}: {exc.msg}", _code_loc(pyfunc)
+        ) from None
+    defs = [n for n in module.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not defs:
+        raise UnsupportedSyntaxError(f"cannot find the def of {name!r} in its source", _code_loc(pyfunc))
+    fdef = defs[0]
+    if isinstance(fdef, ast.AsyncFunctionDef):
+        raise UnsupportedSyntaxError("async functions are not supported", source.loc(fdef))
+    return fdef, source
