@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from .. import naming
 from ..errors import NotDifferentiableError
 from ..ir.builder import Builder
+from ..ir.clone import clone_into
 from ..ir.core import Function, Op, Region, Value
 from ..ir.types import I64, Tensor
 from ..passes.activity import Activity, differentiable_operands
@@ -154,34 +155,6 @@ def _zero(b: Builder, like: Value) -> Value:
     return b.zeros_like(like)
 
 
-# ----------------------------------------------------------------------------- cloning
-def _clone_into(b: Builder, op: Op, lookup: Callable[[Value], Value]) -> Op:
-    """Append a copy of ``op`` whose free operands are found through ``lookup``."""
-    inner: dict[Value, Value] = {}
-
-    def get(v: Value) -> Value:
-        return inner[v] if v in inner else lookup(v)
-
-    def region(r: Region) -> Region:
-        new = Region([Value(a.type, a.hint) for a in r.args])
-        inner.update(zip(r.args, new.args))
-        for o in r.ops:
-            new.ops.append(op_copy(o))
-        new.yields = [get(v) for v in r.yields]
-        return new
-
-    def op_copy(o: Op) -> Op:
-        operands = [get(v) for v in o.operands]
-        regions = [region(r) for r in o.regions]
-        results = [Value(r.type, r.hint) for r in o.results]
-        inner.update(zip(o.results, results))
-        return Op(o.opdef, operands, results, dict(o.attrs), regions, o.loc)
-
-    new_op = op_copy(op)
-    b.region.ops.append(new_op)
-    return new_op
-
-
 # ----------------------------------------------------------------------------- the transformation
 class ReverseAD:
     """Builds the adjoint of ``fn`` with respect to the parameters ``wrt``."""
@@ -208,6 +181,8 @@ class ReverseAD:
         top.primal.update(zip(self.fn.params, params))
         for op in self.fn.body.ops:
             self._forward_op(op, top, b, recompute=False)
+        #: where the forward sweep ends in the adjoint's body (jacobians reuse it for every row)
+        self.forward_end = len(out.body.ops)
         for primal_out, cotangent in seeds(b, out):
             if self.activity.is_active(primal_out):
                 self._add_bar(top, b, primal_out, cotangent)
@@ -232,7 +207,7 @@ class ReverseAD:
             new = self._augmented_loop(op, scope, b, stash)
             scope.loops[op] = stash
         else:
-            new = _clone_into(b, op, scope.lookup)
+            new = clone_into(b, op, scope.lookup)
         scope.primal.update(zip(op.results, new.results))
 
     def _stash_loop(self, op: Op, scope: _Scope) -> _LoopStash:
@@ -270,7 +245,7 @@ class ReverseAD:
     def _augmented_loop(self, op: Op, scope: _Scope, b: Builder, stash: _LoopStash) -> Op:
         """The loop, pushing at the start of each iteration the carried values its reverse pops."""
         count_init = b.const(0) if op.name == "while" else None
-        new = _clone_into(b, op, scope.lookup)
+        new = clone_into(b, op, scope.lookup)
         body = new.regions[-1]
         old_args = op.regions[-1].args
         pushes = []
@@ -326,7 +301,8 @@ class ReverseAD:
         xs = [Sym(scope.lookup(v), b) for v in op.operands]
         gs = Sym(g, b)
         attrs = {k: v for k, v in op.attrs.items()}
-        for k in differentiable_operands(op):
+        # last operand first: setitem's value is read before its array is cleared (in place)
+        for k in reversed(differentiable_operands(op)):
             x = op.operands[k]
             rule = table[k] if k < len(table) else None
             if rule is None or not self.activity.is_active(x):
@@ -425,7 +401,8 @@ class ReverseAD:
             lo, hi, step = b.const(0), stash.count, b.const(1)
         types = [a.type for a in loop.region.args[1:]]
         hints = [a.hint for a in loop.region.args[1:]]
-        results = b.for_(lo, hi, step, init_bars, loop.region, types, hints, reverse=True)
+        backwards = not op.attrs.get("reverse")  # the adjoint of a reversed loop runs forwards
+        results = b.for_(lo, hi, step, init_bars, loop.region, types, hints, reverse=backwards)
         for k, res in zip(active, results):
             if self.activity.is_active(inits[k]):
                 self._add_bar(scope, b, inits[k], res)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from .core import Function, Op, Region, Value
+
+if TYPE_CHECKING:
+    from .builder import Builder
 
 
 def clone_value(v: Value) -> Value:
@@ -35,3 +41,30 @@ def clone_function(fn: Function, name: str | None = None) -> Function:
     vmap: dict[Value, Value] = {}
     body = clone_region(fn.body, vmap)
     return Function(name or fn.name, body, list(fn.param_names), fn.loc, list(fn.notes), dict(fn.defaults))
+
+
+def clone_into(b: Builder, op: Op, lookup: Callable[[Value], Value]) -> Op:
+    """Append a copy of ``op`` whose free operands are found through ``lookup``."""
+    inner: dict[Value, Value] = {}
+
+    def get(v: Value) -> Value:
+        return inner[v] if v in inner else lookup(v)
+
+    def region(r: Region) -> Region:
+        new = Region([Value(a.type, a.hint) for a in r.args])
+        inner.update(zip(r.args, new.args))
+        for o in r.ops:
+            new.ops.append(op_copy(o))
+        new.yields = [get(v) for v in r.yields]
+        return new
+
+    def op_copy(o: Op) -> Op:
+        operands = [get(v) for v in o.operands]
+        regions = [region(r) for r in o.regions]
+        results = [Value(r.type, r.hint) for r in o.results]
+        inner.update(zip(o.results, results))
+        return Op(o.opdef, operands, results, dict(o.attrs), regions, o.loc)
+
+    new_op = op_copy(op)
+    b.region.ops.append(new_op)
+    return new_op

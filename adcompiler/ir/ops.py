@@ -420,7 +420,7 @@ ELEMENTWISE_FAMILIES = ("unary", "binary", "compare", "ternary", "cast")
 #: ops that never carry a derivative: their results are constants for AD
 NON_DIFFERENTIABLE = frozenset(
     "int bool sign floor ceil round not isfinite floordiv lt le gt ge eq ne and or "
-    "argmax argmin shape len size ndim zeros ones empty eye arange linspace "
+    "argmax argmin shape len size ndim zeros ones empty eye arange linspace zeros_like ones_like "
     "stop_gradient undef assert check_finite".split()
 )
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from ..errors import ADTypeError
 from ..ir.clone import clone_function
-from ..ir.core import Function, Op, Region, Value
+from ..ir.core import Function, Op, Region
 from ..ir.ops import OPS
-from ..ir.types import NONE, NoneT, TupleT, Type, TypeJoinError, join
+from ..ir.types import NONE, NoneT, Tensor, TupleT, Type, TypeJoinError, broadcast_rank, join
 
 _MAX_ITERATIONS = 20
 
@@ -68,11 +68,29 @@ def _op(op: Op) -> None:
         return
     if op.name == "getitem" and isinstance(op.operands[0].type, TupleT):
         _tuple_index(op)
+    if op.name == "custom_call":
+        op.result.type = _custom_result_type(op)
+        return
     if op.opdef.type_rule is None:
-        return  # pop, undef, custom_call: typed when built
+        return  # pop, undef: typed when built
     types = op.opdef.type_rule([v.type for v in op.operands], op.attrs)
     for r, t in zip(op.results, types):
         r.type = t
+
+
+def _custom_result_type(op: Op) -> Type:
+    """The type a custom-rule function returns: inferred from its body when adcompiler can
+    read it, else (a call into a C library) the broadcast of its arguments, as a ufunc's."""
+    from ..errors import ADError
+    from ..frontend import parse_function
+
+    arg_types = [v.type for v in op.operands]
+    try:
+        inner = infer_types(parse_function(op.attrs["rule"].fn), arg_types)
+        return inner.returns[0].type
+    except (ADError, TypeError, OSError):
+        ranks = [t.rank for t in arg_types if isinstance(t, Tensor)]
+        return Tensor("f64", broadcast_rank(*ranks) if ranks else 0)
 
 
 def _tuple_index(op: Op) -> None:
@@ -129,4 +147,3 @@ def arg_types_of(values: Sequence[object]) -> list[Type]:
     return [type_of_python_value(v) for v in values]
 
 
-__all__ = ["infer_types", "arg_types_of", "Value"]

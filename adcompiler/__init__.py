@@ -1,0 +1,37 @@
+"""adcompiler: a source-transformation automatic-differentiation compiler for Python.
+
+    import adcompiler as ad
+
+    @ad.grad
+    def loss(w, x, y): ...
+
+    print(loss.source)   # the generated gradient, as readable Python
+"""
+
+from .api import checkpoint, grad, hessian, jacobian, jit, jvp, stop_gradient, value_and_grad, vjp
+from .check import GradCheckError, check_grad
+from .custom import custom_jvp, custom_vjp
+from .errors import ADError, ADTypeError, NotDifferentiableError, NumericError, UnsupportedSyntaxError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ADError",
+    "ADTypeError",
+    "GradCheckError",
+    "NotDifferentiableError",
+    "NumericError",
+    "UnsupportedSyntaxError",
+    "check_grad",
+    "checkpoint",
+    "custom_jvp",
+    "custom_vjp",
+    "grad",
+    "hessian",
+    "jacobian",
+    "jit",
+    "jvp",
+    "stop_gradient",
+    "value_and_grad",
+    "vjp",
+]
