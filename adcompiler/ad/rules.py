@@ -140,22 +140,23 @@ defvjp("where", None, lambda g, y, c, a, b: where(c, g, 0.0), lambda g, y, c, a,
 defjvp("where", None, lambda t, y, c, a, b: where(c, t, 0.0), lambda t, y, c, a, b: where(c, 0.0, t))
 
 
-def _inside(x: Sym, lo: Sym, hi: Sym) -> Sym:
-    return (x >= lo) & (x <= hi)
+def _clip_rule(operand: int) -> Rule:
+    """np.clip is ``minimum(maximum(x, lo), hi)``: the derivative flows to whichever of x, lo,
+    hi the result is (hi wins when lo > hi, as in NumPy)."""
+
+    def rule(g: Sym, y: Sym, x: Sym, lo: Sym, hi: Sym) -> Sym:
+        under_hi = call("maximum", x, lo) <= hi
+        if operand == 0:
+            return where((x >= lo) & under_hi, g, 0.0)
+        if operand == 1:
+            return where((x < lo) & under_hi, g, 0.0)
+        return where(under_hi, 0.0, g)
+
+    return rule
 
 
-defvjp(
-    "clip",
-    lambda g, y, x, lo, hi: where(_inside(x, lo, hi), g, 0.0),
-    lambda g, y, x, lo, hi: where(x < lo, g, 0.0),
-    lambda g, y, x, lo, hi: where(x > hi, g, 0.0),
-)
-defjvp(
-    "clip",
-    lambda t, y, x, lo, hi: where(_inside(x, lo, hi), t, 0.0),
-    lambda t, y, x, lo, hi: where(x < lo, t, 0.0),
-    lambda t, y, x, lo, hi: where(x > hi, t, 0.0),
-)
+defvjp("clip", _clip_rule(0), _clip_rule(1), _clip_rule(2))
+defjvp("clip", _clip_rule(0), _clip_rule(1), _clip_rule(2))
 
 
 # ------------------------------------------------------------------ reductions
@@ -403,8 +404,19 @@ def _batched_matrix_b(name: str) -> Rule:
     return rule
 
 
-JVP_BATCHED["dot"] = (lambda t, y, a, b: dot(t, b) if b.rank != 0 else t * b, _batched_matrix_b("dot"))
-JVP_BATCHED["matmul"] = (lambda t, y, a, b: matmul(t, b), _batched_matrix_b("matmul"))
+def _batched_matrix_a(name: str) -> Rule:
+    def rule(t: Sym, y: Sym, a: Sym, b: Sym) -> Sym:
+        if a.rank == 0:
+            return _expand_batch(t, y.rank) * b
+        if b.rank == 0:
+            return t * b
+        return call(name, t, b)
+
+    return rule
+
+
+JVP_BATCHED["dot"] = (_batched_matrix_a("dot"), _batched_matrix_b("dot"))
+JVP_BATCHED["matmul"] = (_batched_matrix_a("matmul"), _batched_matrix_b("matmul"))
 JVP_BATCHED["outer"] = (
     lambda t, y, a, b: expand_dims(t, axis=2) * b,
     lambda t, y, a, b: expand_dims(a, axis=1) * expand_dims(t, axis=1),

@@ -1,0 +1,465 @@
+"""Arrays: indexing and views, functional updates written in place, creation, shape ops.
+
+Basic indexing (ints, slices, ``None``, ``...``) makes a view: the same data and meminfo with
+new shape and strides. ``setitem`` writes in place when it holds the only reference to an
+array this function allocated -- its operand at its last use (``Plan.movable``) and a
+reference count of 1 at run time -- and copies once otherwise, so the caller's arrays are
+never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from llvmlite import ir
+
+from ...ir.core import Op, Value
+from ...ir.types import NoneT, Tensor, TupleT
+from .elementwise import (
+    alloc_array,
+    assign,
+    counted_loop,
+    load,
+    loop_nest,
+    materialize,
+    reader,
+    shape_of,
+    store,
+)
+from .scalar import KERNELS, cast
+from .types import ELEMENT, I1, I8P, I64, ArrayVal, Lowered, unsupported
+
+if TYPE_CHECKING:
+    from .lower import Lowerer
+
+_ZERO, _ONE = ir.Constant(I64, 0), ir.Constant(I64, 1)
+
+
+# --------------------------------------------------------------------------- helpers
+def constant_array(lw: Lowerer, value: np.ndarray) -> Lowered:
+    """A module constant as read-only global data (never owned, so never written)."""
+    dtype = {"f": "f64", "i": "i64", "b": "bool"}[value.dtype.kind]
+    if value.ndim == 0:
+        return ir.Constant({"f64": ir.DoubleType(), "i64": I64, "bool": I1}[dtype], value.item())
+    flat = np.ascontiguousarray(value).ravel()
+    elem = ELEMENT[dtype]
+    init = ir.Constant(ir.ArrayType(elem, max(flat.size, 1)), [int(x) if dtype != "f64" else float(x) for x in flat] or [0])
+    glob = ir.GlobalVariable(lw.module, init.type, lw.module.get_unique_name("adc_const"))
+    glob.global_constant, glob.linkage, glob.initializer = True, "internal", init
+    data = lw.builder.gep(glob, [ir.Constant(I64, 0), ir.Constant(I64, 0)], inbounds=True)
+    strides = [int(np.prod(value.shape[k + 1 :], dtype=np.int64)) for k in range(value.ndim)]
+    return ArrayVal(dtype, data, ir.Constant(I8P, None), [ir.Constant(I64, d) for d in value.shape],
+                    [ir.Constant(I64, s) for s in strides])
+
+
+def copy_array(lw: Lowerer, a: ArrayVal) -> ArrayVal:
+    return materialize(lw, a)
+
+
+def all_finite(lw: Lowerer, a: ArrayVal) -> ir.Value:
+    ok = lw.alloca(I1)
+    lw.builder.store(ir.Constant(I1, 1), ok)
+    finite = KERNELS["isfinite"]
+
+    def visit(index: list[ir.Value]) -> None:
+        b = lw.builder
+        b.store(b.and_(b.load(ok), finite(lw, [load(lw, a, index)], ["f64"], "bool")), ok)
+
+    loop_nest(lw, a.shape, visit)
+    return lw.builder.load(ok)
+
+
+def dims(lw: Lowerer, v: Value) -> list[ir.Value]:
+    """A shape operand (an int or a tuple of ints) as a list of i64, checked non-negative."""
+    out = _shape_operand(lw, v)
+    for d in out:
+        lw.fail_if(lw.builder.icmp_signed("<", d, _ZERO), ValueError, "negative dimensions are not allowed")
+    return out
+
+
+def fill(lw: Lowerer, a: ArrayVal, value: ir.Value) -> ArrayVal:
+    loop_nest(lw, a.shape, lambda index: store(lw, a, index, value))
+    return a
+
+
+def view(lw: Lowerer, a: ArrayVal, data: ir.Value, shape: list[ir.Value], strides: list[ir.Value]) -> ArrayVal:
+    """A view into ``a``'s memory: it holds its own reference to the block."""
+    lw.rt.incref(lw.builder, a.meminfo)
+    return ArrayVal(a.dtype, data, a.meminfo, shape, strides)
+
+
+# --------------------------------------------------------------------------- indexing
+def _wrap_index(lw: Lowerer, i: ir.Value, n: ir.Value, axis: int) -> ir.Value:
+    """Python's negative indices, then (unless disabled) the bounds check."""
+    b = lw.builder
+    i = b.select(b.icmp_signed("<", i, _ZERO), b.add(i, n), i)
+    if lw.boundscheck:
+        lw.fail_if(b.icmp_unsigned(">=", i, n), IndexError, f"index out of bounds for axis {axis}")
+    return i
+
+
+def _slice_bound(lw: Lowerer, v: ir.Value, n: ir.Value, down: ir.Value) -> ir.Value:
+    """``PySlice_AdjustIndices`` for one bound given by the user."""
+    b = lw.builder
+    v = b.select(b.icmp_signed("<", v, _ZERO), b.add(v, n), v)
+    low = b.select(down, ir.Constant(I64, -1), _ZERO)
+    high = b.select(down, b.sub(n, _ONE), n)
+    v = b.select(b.icmp_signed("<", v, _ZERO), low, v)
+    return b.select(b.icmp_signed(">=", v, n), high, v)
+
+
+def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, step: ir.Value | None):
+    """(start, length, step) of ``range(n)[lo:hi:step]``."""
+    b = lw.builder
+    if step is None:
+        step = _ONE
+    else:
+        lw.fail_if(b.icmp_signed("==", step, _ZERO), ValueError, "slice step cannot be zero")
+    down = b.icmp_signed("<", step, _ZERO)
+    start = _slice_bound(lw, lo, n, down) if lo is not None else b.select(down, b.sub(n, _ONE), _ZERO)
+    stop = _slice_bound(lw, hi, n, down) if hi is not None else b.select(down, ir.Constant(I64, -1), n)
+    span = b.select(down, b.sub(start, stop), b.sub(stop, start))
+    stride = b.select(down, b.neg(step), step)
+    length = b.select(b.icmp_signed(">", span, _ZERO), b.add(b.udiv(b.sub(span, _ONE), stride), _ONE), _ZERO)
+    return start, length, step
+
+
+def index_view(lw: Lowerer, a: ArrayVal, op: Op, first: int) -> tuple[ir.Value, list[ir.Value], list[ir.Value]]:
+    """Apply ``op``'s basic index to ``a``: (pointer to the first element, shape, strides)."""
+    b = lw.builder
+    operands = iter(op.operands[first:])
+    items = list(op.attrs["index"])
+    used = sum(1 for it in items if it[0] in ("idx", "slice"))
+    if ("ellipsis",) in items:
+        at = items.index(("ellipsis",))
+        items[at : at + 1] = [("slice", False, False, False)] * (a.rank - used)
+    else:
+        items += [("slice", False, False, False)] * (a.rank - used)
+    offset = _ZERO
+    shape, strides, axis = [], [], 0
+    for item in items:
+        if item[0] == "newaxis":
+            shape.append(_ONE)
+            strides.append(_ZERO)
+            continue
+        if axis >= a.rank:
+            raise unsupported("an index with more entries than the array has axes", op.loc)
+        n, s = a.shape[axis], a.strides[axis]
+        if item[0] == "idx":
+            v = next(operands)
+            if not (isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64"):
+                raise unsupported(f"indexing with a {v.type} (advanced indexing)", op.loc)
+            offset = b.add(offset, b.mul(_wrap_index(lw, lw.get(v), n, axis), s))
+        else:
+            bounds = [_bound(lw, next(operands)) if has else None for has in item[1:]]
+            start, length, step = _slice(lw, n, *bounds)
+            offset = b.add(offset, b.mul(start, s))
+            shape.append(length)
+            strides.append(b.mul(s, step))
+        axis += 1
+    return b.gep(a.data, [offset], inbounds=True), shape, strides
+
+
+def _bound(lw: Lowerer, v: Value) -> ir.Value | None:
+    return None if isinstance(v.type, NoneT) else lw.index(v)
+
+
+def _getitem(lw: Lowerer, op: Op) -> Lowered:
+    a = lw.get(op.operands[0])
+    if not isinstance(a, ArrayVal):
+        raise unsupported(f"indexing a value of type {op.operands[0].type}", op.loc)
+    ptr, shape, strides = index_view(lw, a, op, 1)
+    if not shape:
+        value = lw.builder.load(ptr)
+        return lw.builder.trunc(value, I1) if a.dtype == "bool" else value
+    return view(lw, a, ptr, shape, strides)
+
+
+def writable(lw: Lowerer, op: Op) -> ArrayVal:
+    """Operand 0 of ``op`` as an array this op may write: itself when unique, else a copy."""
+    if not lw.can_move(op, 0):
+        return copy_array(lw, lw.get(op.operands[0]))
+    a = lw.take(op, 0)
+
+    def copied() -> ArrayVal:
+        new = copy_array(lw, a)
+        lw.rt.decref(lw.builder, a.meminfo)
+        return new
+
+    if isinstance(a.meminfo, ir.Constant):
+        return copied()
+    return lw.choose(lw.rt.is_unique(lw.builder, a.meminfo), lambda: a, copied, op.results[0].type)
+
+
+def _update(combine: str | None):
+    """``setitem`` (``combine`` None) and ``index_add`` (``combine`` "add")."""
+
+    def rule(lw: Lowerer, op: Op) -> ArrayVal:
+        target = writable(lw, op)
+        ptr, shape, strides = index_view(lw, target, op, 2)
+        window = ArrayVal(target.dtype, ptr, target.meminfo, shape, strides)
+        v, vt = lw.get(op.operands[1]), op.operands[1].type
+        if len(shape_of(v)) > len(shape):
+            raise unsupported(f"assigning a {vt} to a part of rank {len(shape)}", op.loc)
+        plain = reader(lw, v, len(shape))
+
+        def read(index: Sequence[ir.Value]) -> ir.Value:
+            new = cast(lw, plain(index), vt.dtype, target.dtype)
+            if combine is None:
+                return new
+            return KERNELS[combine](lw, [load(lw, window, index), new], [target.dtype] * 2, target.dtype)
+
+        assign(lw, window, shape_of(v), read)
+        return target
+
+    return rule
+
+
+# --------------------------------------------------------------------------- shapes
+def _shape(lw: Lowerer, op: Op) -> tuple:
+    return tuple(shape_of(lw.get(op.operands[0])))
+
+
+def _len(lw: Lowerer, op: Op) -> ir.Value:
+    shape = shape_of(lw.get(op.operands[0]))
+    if not shape:
+        raise unsupported("len() of a scalar", op.loc)
+    return shape[0]
+
+
+def _size(lw: Lowerer, op: Op) -> ir.Value:
+    return _product(lw, shape_of(lw.get(op.operands[0])))
+
+
+def _ndim(lw: Lowerer, op: Op) -> ir.Value:
+    return ir.Constant(I64, op.operands[0].type.rank)
+
+
+def _transpose(lw: Lowerer, op: Op) -> ArrayVal:
+    a = lw.get(op.operands[0])
+    axes = op.attrs.get("axes") or tuple(reversed(range(a.rank)))
+    axes = [ax % a.rank for ax in axes]
+    return view(lw, a, a.data, [a.shape[k] for k in axes], [a.strides[k] for k in axes])
+
+
+def _expand_dims(lw: Lowerer, op: Op) -> ArrayVal:
+    a = lw.get(op.operands[0])
+    axis = op.attrs["axis"]
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    rank = a.rank + len(axes)
+    new = {ax % rank for ax in axes}
+    shape, strides, rest = [], [], iter(zip(a.shape, a.strides))
+    for k in range(rank):
+        d, s = (_ONE, _ZERO) if k in new else next(rest)
+        shape.append(d)
+        strides.append(s)
+    return view(lw, a, a.data, shape, strides)
+
+
+def _broadcast_to(lw: Lowerer, op: Op) -> ArrayVal:
+    a, t = lw.get(op.operands[0]), op.operands[0].type
+    shape = dims(lw, op.operands[1])
+    if not isinstance(a, ArrayVal):  # a scalar: fill a new array
+        return fill(lw, alloc_array(lw, t.dtype, shape), a)
+    b = lw.builder
+    strides = []
+    for k, d in enumerate(shape):
+        j = k - (len(shape) - a.rank)
+        if j < 0:
+            strides.append(_ZERO)
+            continue
+        have = a.shape[j]
+        bad = b.and_(b.icmp_signed("!=", have, d), b.icmp_signed("!=", have, _ONE))
+        lw.fail_if(bad, ValueError, "array cannot be broadcast to the requested shape")
+        strides.append(b.select(b.icmp_signed("==", have, d), a.strides[j], _ZERO))
+    return view(lw, a, a.data, shape, strides)
+
+
+def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
+    """A view of the array if it is C-contiguous, else of a contiguous copy; ``-1`` is inferred."""
+    b = lw.builder
+    a = lw.get(op.operands[0])
+    if not isinstance(a, ArrayVal):
+        raise unsupported("reshaping a scalar", op.loc)
+    size = _product(lw, a.shape)
+    minus_one = ir.Constant(I64, -1)
+    shape = _shape_operand(lw, op.operands[1])
+    known = _product(lw, [b.select(b.icmp_signed("==", d, minus_one), _ONE, d) for d in shape])
+    inferred = b.sdiv(size, b.select(b.icmp_signed("==", known, _ZERO), _ONE, known))
+    shape = [b.select(b.icmp_signed("==", d, minus_one), inferred, d) for d in shape]
+    lw.fail_if(b.icmp_signed("!=", _product(lw, shape), size), ValueError, "cannot reshape array: the sizes differ")
+    contiguous, expect = ir.Constant(I1, 1), _ONE
+    for d, s in zip(reversed(a.shape), reversed(a.strides)):
+        contiguous = b.and_(contiguous, b.or_(b.icmp_signed("==", s, expect), b.icmp_signed("==", d, _ONE)))
+        expect = b.mul(expect, d)
+
+    def shared() -> ArrayVal:
+        lw.rt.incref(lw.builder, a.meminfo)
+        return a
+
+    flat = lw.choose(contiguous, shared, lambda: copy_array(lw, a), op.operands[0].type)
+    strides, step = [], _ONE
+    for d in reversed(shape):
+        strides.insert(0, step)
+        step = b.mul(step, d)
+    return ArrayVal(a.dtype, flat.data, flat.meminfo, shape, strides)
+
+
+def _product(lw: Lowerer, values: Sequence[ir.Value]) -> ir.Value:
+    n = _ONE
+    for d in values:
+        n = lw.builder.mul(n, d)
+    return n
+
+
+def _shape_operand(lw: Lowerer, v: Value) -> list[ir.Value]:
+    value, t = lw.get(v), v.type
+    if isinstance(t, TupleT):
+        return [cast(lw, x, e.dtype, "i64") for x, e in zip(value, t.elts)]
+    return [lw.index(v)]
+
+
+# --------------------------------------------------------------------------- creation
+def _create(value: float | None, zero: bool = False):
+    def rule(lw: Lowerer, op: Op) -> ArrayVal:
+        t = op.results[0].type
+        a = alloc_array(lw, t.dtype, dims(lw, op.operands[0]), zero=zero)
+        return a if value is None else fill(lw, a, ir.Constant(ir.DoubleType(), value))
+
+    return rule
+
+
+def _like(value: float | None):
+    def rule(lw: Lowerer, op: Op) -> ArrayVal:
+        t = op.results[0].type
+        a = alloc_array(lw, t.dtype, shape_of(lw.get(op.operands[0])), zero=value == 0)
+        if value is None:  # full_like: the value operand
+            return fill(lw, a, lw.scalar(op.operands[1], t.dtype))
+        return a if value == 0 else fill(lw, a, cast(lw, ir.Constant(I64, int(value)), "i64", t.dtype))
+
+    return rule
+
+
+def _full(lw: Lowerer, op: Op) -> ArrayVal:
+    t = op.results[0].type
+    return fill(lw, alloc_array(lw, t.dtype, dims(lw, op.operands[0])), lw.scalar(op.operands[1], t.dtype))
+
+
+def _copy(lw: Lowerer, op: Op) -> ArrayVal:
+    return copy_array(lw, lw.get(op.operands[0]))
+
+
+def _arange(lw: Lowerer, op: Op) -> ArrayVal:
+    b = lw.builder
+    t = op.results[0].type
+    lo, hi, step = (lw.scalar(v, t.dtype) for v in op.operands)
+    if t.dtype == "f64":
+        f = lw.fmf
+        n = b.call(lw.rt.math("ceil"), [b.fdiv(b.fsub(hi, lo, flags=f), step, flags=f)])
+        n = b.select(b.fcmp_ordered(">", n, ir.Constant(n.type, 0.0)), b.fptosi(n, I64), _ZERO)
+    else:
+        lw.fail_if(b.icmp_signed("==", step, _ZERO), ValueError, "arange: step cannot be zero")
+        up = b.icmp_signed(">", step, _ZERO)
+        span = b.select(up, b.sub(hi, lo), b.sub(lo, hi))
+        stride = b.select(up, step, b.neg(step))
+        n = b.select(b.icmp_signed(">", span, _ZERO), b.add(b.udiv(b.sub(span, _ONE), stride), _ONE), _ZERO)
+    out = alloc_array(lw, t.dtype, [n])
+
+    def body(i: ir.Value) -> None:
+        k = cast(lw, i, "i64", t.dtype)
+        x = b.fadd(lo, b.fmul(k, step)) if t.dtype == "f64" else b.add(lo, b.mul(k, step))
+        store(lw, out, [i], x)
+
+    counted_loop(lw, n, body)
+    return out
+
+
+def _linspace(lw: Lowerer, op: Op) -> ArrayVal:
+    """NumPy's: ``a + i * (b - a) / (n - 1)``, the last element exactly ``b``."""
+    b = lw.builder
+    lo, hi = lw.scalar(op.operands[0], "f64"), lw.scalar(op.operands[1], "f64")
+    n = lw.index(op.operands[2])
+    lw.fail_if(b.icmp_signed("<", n, _ZERO), ValueError, "linspace: the number of samples must be non-negative")
+    out = alloc_array(lw, "f64", [n])
+    div = b.sitofp(b.select(b.icmp_signed(">", n, _ONE), b.sub(n, _ONE), _ONE), lo.type)
+    step = b.fdiv(b.fsub(hi, lo), div)
+    counted_loop(lw, n, lambda i: store(lw, out, [i], b.fadd(lo, b.fmul(b.sitofp(i, lo.type), step))))
+    last = b.icmp_signed(">", n, _ONE)
+    with b.if_then(last):
+        store(lw, out, [b.sub(n, _ONE)], hi)
+    return out
+
+
+def _eye(lw: Lowerer, op: Op) -> ArrayVal:
+    n = lw.index(op.operands[0])
+    lw.fail_if(lw.builder.icmp_signed("<", n, _ZERO), ValueError, "negative dimensions are not allowed")
+    out = alloc_array(lw, "f64", [n, n], zero=True)
+    counted_loop(lw, n, lambda i: store(lw, out, [i, i], ir.Constant(ir.DoubleType(), 1.0)))
+    return out
+
+
+def _join(stack: bool):
+    """``concatenate`` (along an existing axis) and ``stack`` (along a new one)."""
+
+    def rule(lw: Lowerer, op: Op) -> ArrayVal:
+        b = lw.builder
+        t = op.results[0].type
+        axis = (op.attrs.get("axis") or 0) % t.rank
+        parts: list[tuple[Lowered, str, list[ir.Value]]] = []
+        for v in op.operands:
+            value = lw.get(v)
+            if stack and isinstance(value, ArrayVal):
+                value = _with_axis(value, axis)
+            shape = shape_of(value) or [_ONE]
+            parts.append((value, v.type.dtype, shape))
+        shape = list(parts[0][1])
+        for _, _, other in parts[1:]:
+            for k, (d, e) in enumerate(zip(shape, other)):
+                if k != axis:
+                    lw.fail_if(b.icmp_signed("!=", d, e), ValueError, "all the input array dimensions except the joined axis must match")
+            shape[axis] = b.add(shape[axis], other[axis])
+        out = alloc_array(lw, t.dtype, shape)
+        start = _ZERO
+        for value, dtype, part_shape in parts:
+            ptr = b.gep(out.data, [b.mul(start, out.strides[axis])], inbounds=True)
+            window = ArrayVal(t.dtype, ptr, out.meminfo, part_shape, out.strides)
+            read = reader(lw, value, len(part_shape))
+            assign(lw, window, shape_of(value), lambda index, read=read, dtype=dtype: cast(lw, read(index), dtype, t.dtype))
+            start = b.add(start, part_shape[axis])
+        return out
+
+    return rule
+
+
+def _with_axis(a: ArrayVal, axis: int) -> ArrayVal:
+    return ArrayVal(a.dtype, a.data, a.meminfo, a.shape[:axis] + [_ONE] + a.shape[axis:], a.strides[:axis] + [_ZERO] + a.strides[axis:])
+
+
+LOWERINGS = {
+    "getitem": _getitem,
+    "setitem": _update(None),
+    "index_add": _update("add"),
+    "shape": _shape,
+    "len": _len,
+    "size": _size,
+    "ndim": _ndim,
+    "transpose": _transpose,
+    "expand_dims": _expand_dims,
+    "broadcast_to": _broadcast_to,
+    "reshape": _reshape,
+    "zeros": _create(None, zero=True),
+    "ones": _create(1.0),
+    "empty": _create(None),
+    "full": _full,
+    "zeros_like": _like(0),
+    "ones_like": _like(1),
+    "full_like": _like(None),
+    "copy": _copy,
+    "arange": _arange,
+    "linspace": _linspace,
+    "eye": _eye,
+    "concatenate": _join(stack=False),
+    "stack": _join(stack=True),
+}

@@ -1,0 +1,182 @@
+"""Elementwise ops on arrays: broadcasting, loop nests, and fusion.
+
+An elementwise op with an array result becomes a :class:`~.types.Deferred`: the broadcast
+shape (checked once, before any loop) and a function that computes one element from its
+operands' elements. If the analysis fused the op, the Deferred is handed to its consumer,
+which evaluates it inside its own loop -- ``sum(sin(x) * y)`` is one loop and no temporary.
+Otherwise it is materialised at once into a new C-contiguous array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ...ir.core import Op
+from .scalar import KERNELS
+from .types import ELEMENT, I8, I64, ITEMSIZE, ArrayVal, Deferred, Lowered
+
+if TYPE_CHECKING:
+    from .lower import Lowerer
+
+Reader = Callable[[Sequence[ir.Value]], ir.Value]
+
+
+# --------------------------------------------------------------------------- loops
+def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], name: str = "loop") -> None:
+    """``for i in range(n): body(i)``, emitted at the current position (rotated, guarded)."""
+    b = lw.builder
+    fn = b.function
+    pre = b.block
+    body_bb, exit_bb = fn.append_basic_block(f"{name}.body"), fn.append_basic_block(f"{name}.end")
+    b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 0)), body_bb, exit_bb)
+    b.position_at_end(body_bb)
+    i = b.phi(I64, "i")
+    i.add_incoming(ir.Constant(I64, 0), pre)
+    body(i)
+    i_next = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
+    i.add_incoming(i_next, b.block)
+    b.cbranch(b.icmp_signed("<", i_next, n), body_bb, exit_bb)
+    b.position_at_end(exit_bb)
+
+
+def loop_nest(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
+    """Visit every index of ``shape`` in C order (last axis innermost)."""
+
+    def level(k: int, index: list[ir.Value]) -> None:
+        if k == len(shape):
+            body(index)
+        else:
+            counted_loop(lw, shape[k], lambda i: level(k + 1, [*index, i]), name=f"axis{k}")
+
+    level(0, [])
+
+
+def element_ptr(lw: Lowerer, a: ArrayVal, index: Sequence[ir.Value]) -> ir.Value:
+    b = lw.builder
+    offset = ir.Constant(I64, 0)
+    for i, s in zip(index, a.strides):
+        offset = b.add(offset, b.mul(i, s))
+    return b.gep(a.data, [offset], inbounds=True)
+
+
+def load(lw: Lowerer, a: ArrayVal, index: Sequence[ir.Value]) -> ir.Value:
+    value = lw.builder.load(element_ptr(lw, a, index))
+    return lw.builder.trunc(value, ir.IntType(1)) if a.dtype == "bool" else value
+
+
+def store(lw: Lowerer, a: ArrayVal, index: Sequence[ir.Value], value: ir.Value) -> None:
+    if a.dtype == "bool":
+        value = lw.builder.zext(value, I8)
+    lw.builder.store(value, element_ptr(lw, a, index))
+
+
+# --------------------------------------------------------------------------- broadcasting
+def broadcast_shapes(lw: Lowerer, shapes: Sequence[Sequence[ir.Value]]) -> list[ir.Value]:
+    """NumPy's broadcast of several shapes; raises ValueError when they do not match."""
+    b = lw.builder
+    rank = max((len(s) for s in shapes), default=0)
+    one = ir.Constant(I64, 1)
+    out: list[ir.Value] = []
+    for k in range(rank):
+        dims = [s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0]
+        dim = dims[0]
+        for other in dims[1:]:
+            if other is dim:
+                continue
+            clash = b.and_(b.icmp_signed("!=", dim, other), b.and_(b.icmp_signed("!=", dim, one), b.icmp_signed("!=", other, one)))
+            lw.fail_if(clash, ValueError, "operands could not be broadcast together")
+            dim = b.select(b.icmp_signed("==", dim, one), other, dim)
+        out.append(dim)
+    return out
+
+
+def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
+    """Element access to ``value`` (a scalar, an array or a Deferred) broadcast to ``out_rank``.
+
+    The returned function takes an index into the broadcast shape and returns the element in
+    the value's own dtype. Axes of length 1 are read at 0 -- for arrays through a zero stride
+    computed here, once, outside the loops.
+    """
+    b = lw.builder
+    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
+    if isinstance(value, ArrayVal):
+        strides = [b.select(b.icmp_signed("==", d, one), zero, s) for d, s in zip(value.shape, value.strides)]
+        view = ArrayVal(value.dtype, value.data, value.meminfo, value.shape, strides)
+        skip = out_rank - value.rank
+        return lambda index: load(lw, view, index[skip:])
+    if isinstance(value, Deferred):
+        skip = out_rank - value.rank
+
+        def read(index: Sequence[ir.Value]) -> ir.Value:
+            own = [lw.builder.select(lw.builder.icmp_signed("==", d, one), zero, i) for d, i in zip(value.shape, index[skip:])]
+            return value.load(own)
+
+        return read
+    return lambda index: value
+
+
+def shape_of(value: Lowered) -> list[ir.Value]:
+    return list(value.shape) if isinstance(value, (ArrayVal, Deferred)) else []
+
+
+def deferred(lw: Lowerer, op: Op) -> Deferred:
+    """The elementwise op as a Deferred over the broadcast shape of its operands."""
+    kernel = KERNELS[op.name]
+    out = op.results[0].type
+    values = [lw.get(v) for v in op.operands]
+    dtypes = [v.type.dtype for v in op.operands]
+    shape = broadcast_shapes(lw, [shape_of(v) for v in values])
+    readers = [reader(lw, v, out.rank) for v in values]
+    return Deferred(out.dtype, shape, lambda index: kernel(lw, [r(index) for r in readers], dtypes, out.dtype))
+
+
+def alloc_array(lw: Lowerer, dtype: str, shape: Sequence[ir.Value], zero: bool = False) -> ArrayVal:
+    """A new C-contiguous array that this function owns (MemoryError if malloc fails)."""
+    b = lw.builder
+    strides: list[ir.Value] = []
+    count = ir.Constant(I64, 1)
+    for dim in reversed(shape):
+        strides.insert(0, count)
+        count = b.mul(count, dim)
+    nbytes = b.mul(count, ir.Constant(I64, ITEMSIZE[dtype]))
+    meminfo = lw.rt.alloc(b, nbytes, zero)
+    lw.fail_if(b.icmp_unsigned("==", meminfo, ir.Constant(meminfo.type, None)), MemoryError, "out of memory")
+    return ArrayVal(dtype, lw.rt.data_of(b, meminfo, ELEMENT[dtype]), meminfo, list(shape), strides)
+
+
+def materialize(lw: Lowerer, value: ArrayVal | Deferred) -> ArrayVal:
+    """A new C-contiguous array holding the elements of ``value``."""
+    out = alloc_array(lw, value.dtype, value.shape)
+    read = reader(lw, value, value.rank)
+    loop_nest(lw, out.shape, lambda index: store(lw, out, index, read(index)))
+    return out
+
+
+def assign(lw: Lowerer, target: ArrayVal, shape: Sequence[ir.Value], read: Reader) -> None:
+    """``target[...] = value`` for a value of ``shape``, broadcast to the target, read by ``read``."""
+    full = broadcast_shapes(lw, [target.shape, shape])
+    for have, want in zip(full, target.shape):
+        if have is not want:  # the value may broadcast to the target, never widen it
+            bad = lw.builder.icmp_signed("!=", have, want)
+            lw.fail_if(bad, ValueError, "could not broadcast the value into the target shape")
+    loop_nest(lw, target.shape, lambda index: store(lw, target, index, read(index)))
+
+
+# --------------------------------------------------------------------------- op rules
+def _elementwise(lw: Lowerer, op: Op) -> Lowered:
+    out = op.results[0].type
+    if out.rank == 0:
+        args = [lw.get(v) for v in op.operands]
+        return KERNELS[op.name](lw, args, [v.type.dtype for v in op.operands], out.dtype)
+    return materialize(lw, deferred(lw, op))
+
+
+def lower_fused(lw: Lowerer, op: Op) -> Deferred:
+    """A fused op: its consumer will compute it (see :class:`~.analysis.Plan`)."""
+    return deferred(lw, op)
+
+
+LOWERINGS = {name: _elementwise for name in KERNELS}

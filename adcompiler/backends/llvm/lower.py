@@ -1,0 +1,333 @@
+"""Typed IR function -> LLVM function, op by op through the table :data:`LOWERINGS`.
+
+The generated function ``adc_core(param leaves..., record*) -> i32`` takes the parameters
+flattened (an array as ``data, *shape, *strides``; it borrows them and never writes them),
+stores the returned values' leaves into ``record`` and returns a status: 0, or the index + 1
+of an entry of :attr:`Lowerer.errors` (the exception the wrapper raises). Every exit goes
+through one block that frees the tapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from llvmlite import ir
+
+from ...errors import NumericError
+from ...ir.core import Function, Op, Region, Value
+from ...ir.types import NoneT, Tensor, TupleT, Type
+from . import arrays, control, elementwise, reductions, tape
+from .analysis import Plan
+from .runtime import Runtime
+from .scalar import cast, truth
+from .types import (
+    ELEMENT,
+    I32,
+    I64,
+    SCALAR,
+    ArrayVal,
+    Lowered,
+    arrays_in,
+    check_type,
+    flatten,
+    leaf_types,
+    unflatten,
+    unsupported,
+    zero_value,
+)
+
+Rule = Callable[["Lowerer", Op], Any]
+
+
+class Lowerer:
+    """Lowers one function into ``module``; the state every op rule works with."""
+
+    def __init__(self, fn: Function, module: ir.Module, *, fastmath: bool, boundscheck: bool) -> None:
+        self.fn = fn
+        self.module = module
+        self.rt = Runtime(module)
+        self.plan = Plan(fn)
+        #: fast-math flags put on every float instruction
+        self.fmf: tuple[str, ...] = ("fast",) if fastmath else ()
+        self.boundscheck = boundscheck
+        #: the exceptions the function can raise: status k means errors[k - 1]
+        self.errors: list[tuple[type[BaseException], str]] = []
+        self.values: dict[Value, Lowered] = {}
+        self.tapes: dict[str, tape.Tape] = {}
+        #: the op being lowered (its location goes into error messages)
+        self.current_op: Op | None = None
+        self._moved: set[Value] = set()
+        self.builder: ir.IRBuilder
+        self.entry_builder: ir.IRBuilder
+
+    # ------------------------------------------------------------------ the function
+    def build(self) -> ir.Function:
+        """Emit ``adc_core``; its parameters are :func:`param_leaf_types` of the function."""
+        _check_types(self.fn)
+        params = self.fn.params
+        record = ir.LiteralStructType([t for v in self.fn.returns for t in leaf_types(v.type)])
+        fnty = ir.FunctionType(I32, [t for p in params for t in param_leaf_types(p.type)] + [record.as_pointer()])
+        core = ir.Function(self.module, fnty, "adc_core")
+        core.linkage = "internal"
+        for arg in core.args:
+            if isinstance(arg.type, ir.PointerType):  # the caller's arrays: only read, never kept
+                arg.add_attribute("noalias")
+                arg.add_attribute("captures(none)")
+        entry, body = core.append_basic_block("entry"), core.append_basic_block("body")
+        self.exit_block = core.append_basic_block("exit")
+        self.entry_builder = ir.IRBuilder(entry)
+        self.builder = ir.IRBuilder(self.exit_block)
+        self.status = self.builder.phi(I32, "status")
+        self.builder = ir.IRBuilder(body)
+
+        leaves = iter(core.args)
+        inputs = [_param_value(p.type, leaves) for p in params]
+        results = self.lower_region(self.fn.body, inputs)
+        out = [self.owned_copy(v, r.type) for v, r in zip(results, self.fn.returns)]
+        record_ptr = core.args[-1]
+        for i, leaf in enumerate(leaf for v, r in zip(out, self.fn.returns) for leaf in flatten(v, r.type)):
+            self.builder.store(leaf, self.builder.gep(record_ptr, [ir.Constant(I32, 0), ir.Constant(I32, i)]))
+        self.status.add_incoming(ir.Constant(I32, 0), self.builder.block)
+        self.builder.branch(self.exit_block)
+
+        self.builder.position_at_end(self.exit_block)
+        tape.release_tapes(self)
+        self.builder.ret(self.status)
+        self.entry_builder.branch(body)
+        return core
+
+    # ------------------------------------------------------------------ regions and ops
+    def lower_region(self, region: Region, args: Sequence[Lowered]) -> list[Lowered]:
+        """Lower ``region`` with its arguments bound; returns its yields, each with a reference."""
+        for a, v in zip(region.args, args):
+            self.values[a] = v
+        for v in self.plan.release_at_start.get(region, ()):
+            self.decref(self.values[v])
+        for op in region.ops:
+            self.lower_op(op)
+        owned, handed = self.plan.owned[region], set()
+        out = []
+        for v in region.yields:
+            if v in owned and v not in handed:
+                handed.add(v)  # the last use: the yield takes over the reference
+            else:
+                self.incref(self.values[v])
+            out.append(self.values[v])
+        return out
+
+    def lower_op(self, op: Op) -> None:
+        rule = LOWERINGS.get(op.name)
+        if rule is None:
+            raise unsupported(f"the op `{op.name}`", op.loc)
+        outer_op, outer_moved = self.current_op, self._moved
+        self.current_op, self._moved = op, set()
+        result = elementwise.lower_fused(self, op) if op in self.plan.fused else rule(self, op)
+        results = result if isinstance(result, list) else [result] if op.results else []
+        for r, v in zip(op.results, results):
+            self.values[r] = v
+        for v in self.plan.release_after.get(op, ()):
+            if v not in self._moved:
+                self.decref(self.values[v])
+        self.current_op, self._moved = outer_op, outer_moved
+
+    # ------------------------------------------------------------------ values and references
+    def get(self, v: Value) -> Lowered:
+        """The lowered value of ``v``, borrowed for the duration of the current op."""
+        return self.values[v]
+
+    def take(self, op: Op, index: int) -> Lowered:
+        """Operand ``index`` of ``op`` with a reference of its own: taken over at its last use."""
+        v = op.operands[index]
+        if self.can_move(op, index):
+            self._moved.add(v)
+        else:
+            self.incref(self.values[v])
+        return self.values[v]
+
+    def can_move(self, op: Op, index: int) -> bool:
+        return (op, index) in self.plan.movable
+
+    def incref(self, value: Lowered) -> None:
+        for a in arrays_in(value):
+            self.rt.incref(self.builder, a.meminfo)
+
+    def decref(self, value: Lowered) -> None:
+        for a in arrays_in(value):
+            self.rt.decref(self.builder, a.meminfo)
+
+    def owned_copy(self, value: Lowered, t: Type) -> Lowered:
+        """``value`` with every array in memory the function allocated (what it may return)."""
+        if isinstance(value, tuple):
+            return tuple(self.owned_copy(v, e) for v, e in zip(value, t.elts))
+        if not isinstance(value, ArrayVal):
+            return value
+        if isinstance(value.meminfo, ir.Constant):
+            return arrays.copy_array(self, value)
+        borrowed = self.builder.icmp_unsigned("==", value.meminfo, ir.Constant(value.meminfo.type, None))
+        return self.choose(borrowed, lambda: arrays.copy_array(self, value), lambda: value, t)
+
+    def coerce(self, value: Lowered, src: Type, dst: Type) -> Lowered:
+        """Convert a yielded value to the (joined) type of the op result it becomes."""
+        if src == dst:
+            return value
+        if isinstance(src, NoneT):
+            return zero_value(dst)
+        if isinstance(src, TupleT) and isinstance(dst, TupleT):
+            return tuple(self.coerce(v, s, d) for v, s, d in zip(value, src.elts, dst.elts))
+        if isinstance(src, Tensor) and isinstance(dst, Tensor) and src.rank == dst.rank == 0:
+            return cast(self, value, src.dtype, dst.dtype)
+        raise unsupported(f"a value that is {src} on one path and {dst} on another", self.loc)
+
+    def choose(self, cond: ir.Value, if_true: Callable[[], Lowered], if_false: Callable[[], Lowered], t: Type) -> Lowered:
+        """Run one of two code generators at run time; a phi joins their values of type ``t``."""
+        b = self.builder
+        fn = b.function
+        then_bb, else_bb, join_bb = fn.append_basic_block(), fn.append_basic_block(), fn.append_basic_block()
+        b.cbranch(cond, then_bb, else_bb)
+        incoming = []
+        for bb, gen in ((then_bb, if_true), (else_bb, if_false)):
+            b.position_at_end(bb)
+            leaves = flatten(gen(), t)
+            incoming.append((leaves, b.block))
+            b.branch(join_bb)
+        b.position_at_end(join_bb)
+        phis = []
+        for i, ty in enumerate(leaf_types(t)):
+            phi = b.phi(ty)
+            for leaves, block in incoming:
+                phi.add_incoming(leaves[i], block)
+            phis.append(phi)
+        return unflatten(t, iter(phis))
+
+    # ------------------------------------------------------------------ errors and helpers
+    @property
+    def loc(self):
+        return self.current_op.loc if self.current_op is not None else self.fn.loc
+
+    def fail_if(self, cond: ir.Value, exc: type[BaseException], message: str) -> None:
+        """If ``cond`` holds at run time, leave the function raising ``exc(message)``."""
+        if self.loc is not None:
+            message = f"{message} (at {self.loc})"
+        entry = (exc, message)
+        if entry not in self.errors:
+            self.errors.append(entry)
+        code = ir.Constant(I32, self.errors.index(entry) + 1)
+        b = self.builder
+        fail_bb, cont_bb = b.function.append_basic_block("fail"), b.function.append_basic_block()
+        b.cbranch(cond, fail_bb, cont_bb).set_weights([1, 1000])
+        b.position_at_end(fail_bb)
+        b.branch(self.exit_block)
+        self.status.add_incoming(code, fail_bb)
+        b.position_at_end(cont_bb)
+
+    def alloca(self, ty: ir.Type, name: str = "") -> ir.Value:
+        """Stack memory for the whole call (allocated in the entry block, so never in a loop)."""
+        return self.entry_builder.alloca(ty, name=name)
+
+    def scalar(self, v: Value, dtype: str) -> ir.Value:
+        """Scalar operand ``v`` converted to ``dtype``."""
+        return cast(self, self.values[v], v.type.dtype, dtype)
+
+    def index(self, v: Value) -> ir.Value:
+        return self.scalar(v, "i64")
+
+
+def param_leaf_types(t: Type) -> list[ir.Type]:
+    """How ``adc_core`` receives a parameter of type ``t``: leaves without meminfo (borrowed)."""
+    if isinstance(t, Tensor) and t.rank:
+        return [ELEMENT[t.dtype].as_pointer()] + [I64] * (2 * t.rank)
+    if isinstance(t, TupleT):
+        return [lt for e in t.elts for lt in param_leaf_types(e)]
+    return leaf_types(t)
+
+
+def _param_value(t: Type, leaves) -> Lowered:
+    if isinstance(t, Tensor) and t.rank:
+        data = next(leaves)
+        null = ir.Constant(ir.IntType(8).as_pointer(), None)
+        return ArrayVal(t.dtype, data, null, [next(leaves) for _ in range(t.rank)], [next(leaves) for _ in range(t.rank)])
+    if isinstance(t, TupleT):
+        return tuple(_param_value(e, leaves) for e in t.elts)
+    return unflatten(t, leaves)
+
+
+def _check_types(fn: Function) -> None:
+    for p in fn.params:
+        check_type(p.type, fn.loc)
+    for op in fn.walk():
+        for r in op.results:
+            check_type(r.type, op.loc)
+        for region in op.regions:
+            for a in region.args:
+                check_type(a.type, op.loc)
+
+
+# --------------------------------------------------------------------------- small ops
+def _const(lw: Lowerer, op: Op) -> Lowered:
+    return _constant(lw, op.attrs["value"], op.results[0].type)
+
+
+def _constant(lw: Lowerer, value: Any, t: Type) -> Lowered:
+    if isinstance(t, TupleT):
+        return tuple(_constant(lw, v, e) for v, e in zip(value, t.elts))
+    if isinstance(t, NoneT):
+        return None
+    if t.rank == 0:
+        return ir.Constant(SCALAR[t.dtype], bool(value) if t.dtype == "bool" else value)
+    return arrays.constant_array(lw, np.asarray(value, dtype={"f64": np.float64, "i64": np.int64, "bool": np.bool_}[t.dtype]))
+
+
+def _tuple(lw: Lowerer, op: Op) -> Lowered:
+    return tuple(lw.take(op, i) for i in range(len(op.operands)))
+
+
+def _tuple_cat(lw: Lowerer, op: Op) -> Lowered:
+    return tuple(item for i in range(len(op.operands)) for item in lw.take(op, i))
+
+
+def _tuple_get(lw: Lowerer, op: Op) -> Lowered:
+    item = lw.get(op.operands[0])[op.attrs["index"]]
+    lw.incref(item)
+    return item
+
+
+def _identity(lw: Lowerer, op: Op) -> Lowered:
+    return lw.take(op, 0)
+
+
+def _undef(lw: Lowerer, op: Op) -> Lowered:
+    return zero_value(op.results[0].type)
+
+
+def _assert(lw: Lowerer, op: Op) -> None:
+    cond = truth(lw, lw.get(op.operands[0]), op.operands[0].type.dtype)
+    lw.fail_if(lw.builder.not_(cond), AssertionError, op.attrs.get("message") or "assertion failed")
+
+
+def _check_finite(lw: Lowerer, op: Op) -> None:
+    x, t = lw.get(op.operands[0]), op.operands[0].type
+    if not isinstance(t, Tensor) or t.dtype != "f64":
+        return
+    finite = arrays.all_finite(lw, x) if t.rank else lw.builder.fcmp_ordered(
+        "<", lw.builder.call(lw.rt.math("fabs"), [x]), ir.Constant(x.type, float("inf")))
+    lw.fail_if(lw.builder.not_(finite), NumericError, f"non-finite value in {op.attrs.get('what') or 'a value'}")
+
+
+#: op name -> lowering rule; elementwise ops go through one rule for scalars and arrays
+LOWERINGS: dict[str, Rule] = {
+    "const": _const,
+    "tuple": _tuple,
+    "tuple_cat": _tuple_cat,
+    "tuple_get": _tuple_get,
+    "stop_gradient": _identity,
+    "undef": _undef,
+    "assert": _assert,
+    "check_finite": _check_finite,
+    **elementwise.LOWERINGS,
+    **control.LOWERINGS,
+    **arrays.LOWERINGS,
+    **reductions.LOWERINGS,
+    **tape.LOWERINGS,
+}

@@ -1,0 +1,248 @@
+"""Reductions (``sum`` ... ``argmax``, ``sum_to``) and products (``dot``, ``matmul``, ``outer``).
+
+All are loops that read their operand through a reader, so a fused elementwise operand is
+computed inside the reduction loop. A full reduction accumulates in a stack slot (promoted
+to a register by LLVM); a reduction over some axes accumulates into its output array.
+Loop order follows the input's C order: ``matmul`` runs i, k, j so the inner loop walks rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ...ir.core import Op
+from .arrays import dims, fill
+from .elementwise import alloc_array, counted_loop, load, loop_nest, materialize, reader, shape_of, store
+from .scalar import KERNELS, cast
+from .types import I64, SCALAR, ArrayVal, Deferred, Lowered, unsupported
+
+if TYPE_CHECKING:
+    from .lower import Lowerer
+
+_ZERO, _ONE = ir.Constant(I64, 0), ir.Constant(I64, 1)
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+#: reduction -> (combining kernel, identity for floats, identity for ints, needs a non-empty input)
+_REDUCTIONS = {
+    "sum": ("add", 0.0, 0, False),
+    "mean": ("add", 0.0, 0, False),
+    "prod": ("mul", 1.0, 1, False),
+    "max": ("maximum", float("-inf"), _INT_MIN, True),
+    "min": ("minimum", float("inf"), _INT_MAX, True),
+}
+
+
+def _axes(op: Op, rank: int) -> list[int]:
+    axis = op.attrs.get("axis")
+    if axis is None:
+        return list(range(rank))
+    return sorted({a % rank for a in (axis if isinstance(axis, (tuple, list)) else (axis,))})
+
+
+def _product(lw: Lowerer, values: Sequence[ir.Value]) -> ir.Value:
+    n = _ONE
+    for d in values:
+        n = lw.builder.mul(n, d)
+    return n
+
+
+def _reduce(name: str):
+    kernel_name, float_init, int_init, nonempty = _REDUCTIONS[name]
+    kernel = KERNELS[kernel_name]
+
+    def rule(lw: Lowerer, op: Op) -> Lowered:
+        x, xt, out = lw.get(op.operands[0]), op.operands[0].type, op.results[0].type
+        acc_dtype = "f64" if name == "mean" else out.dtype
+        if not xt.rank:
+            return cast(lw, x, xt.dtype, out.dtype)
+        shape = shape_of(x)
+        axes = _axes(op, xt.rank)
+        count = _product(lw, [shape[k] for k in axes])
+        if nonempty:
+            lw.fail_if(lw.builder.icmp_signed("==", count, _ZERO), ValueError,
+                       f"zero-size array to reduction operation {name} which has no identity")
+        init = ir.Constant(SCALAR[acc_dtype], float_init if acc_dtype == "f64" else int_init)
+        read = reader(lw, x, xt.rank)
+        dtypes = [acc_dtype, acc_dtype]
+
+        def combine(acc: ir.Value, index: Sequence[ir.Value]) -> ir.Value:
+            return kernel(lw, [acc, cast(lw, read(index), xt.dtype, acc_dtype)], dtypes, acc_dtype)
+
+        def finish(total: ir.Value) -> ir.Value:
+            return lw.builder.fdiv(total, lw.builder.sitofp(count, total.type), flags=lw.fmf) if name == "mean" else total
+
+        if not out.rank:
+            return finish(_accumulate(lw, shape, init, combine))
+        keep = bool(op.attrs.get("keepdims"))
+        result = fill(lw, alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)]), init)
+
+        def visit(index: list[ir.Value]) -> None:
+            at = [(_ZERO if k in axes else i) for k, i in enumerate(index)]
+            store(lw, result, at, combine(load(lw, result, at), index))
+
+        loop_nest(lw, shape, visit)
+        if name == "mean":
+            loop_nest(lw, result.shape, lambda index: store(lw, result, index, finish(load(lw, result, index))))
+        if keep:
+            return result
+        kept = [k for k in range(xt.rank) if k not in axes]
+        return ArrayVal(result.dtype, result.data, result.meminfo, [result.shape[k] for k in kept],
+                        [result.strides[k] for k in kept])
+
+    return rule
+
+
+def _accumulate(lw: Lowerer, shape: Sequence[ir.Value], init: ir.Value, step: Callable) -> ir.Value:
+    """Fold ``step(acc, index)`` over every index of ``shape`` in C order."""
+    slot = lw.alloca(init.type)
+    lw.builder.store(init, slot)
+    loop_nest(lw, shape, lambda index: lw.builder.store(step(lw.builder.load(slot), index), slot))
+    return lw.builder.load(slot)
+
+
+def _arg_extreme(better: str):
+    """``argmax``/``argmin`` of the flattened array: the first best element, the first NaN wins."""
+
+    def rule(lw: Lowerer, op: Op) -> ir.Value:
+        if op.attrs.get("axis") is not None:
+            raise unsupported(f"{op.name} with an axis", op.loc)
+        x, xt = lw.get(op.operands[0]), op.operands[0].type
+        shape = shape_of(x)
+        lw.fail_if(lw.builder.icmp_signed("==", _product(lw, shape), _ZERO), ValueError,
+                   f"attempt to get {op.name} of an empty sequence")
+        read = reader(lw, x, xt.rank)
+        dtype = "f64" if xt.dtype == "f64" else "i64"
+        best = lw.alloca(SCALAR[dtype])
+        where, position = lw.alloca(I64), lw.alloca(I64)
+        b = lw.builder
+        b.store(cast(lw, read([_ZERO] * xt.rank), xt.dtype, dtype), best)
+        for slot in (where, position):
+            b.store(_ZERO, slot)
+
+        def visit(index: list[ir.Value]) -> None:
+            b = lw.builder
+            v, current, k = cast(lw, read(index), xt.dtype, dtype), b.load(best), b.load(position)
+            if dtype == "f64":
+                nan_first = b.and_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered("ord", current, current))
+                wins = b.or_(b.fcmp_ordered(better, v, current), nan_first)
+            else:
+                wins = b.icmp_signed(better, v, current)
+            b.store(b.select(wins, v, current), best)
+            b.store(b.select(wins, k, b.load(where)), where)
+            b.store(b.add(k, _ONE), position)
+
+        loop_nest(lw, shape, visit)
+        return lw.builder.load(where)
+
+    return rule
+
+
+def _sum_to(lw: Lowerer, op: Op) -> Lowered:
+    """Sum ``x`` down to ``shape``: leading axes and axes where ``shape`` has 1 are summed."""
+    x, xt, out = lw.get(op.operands[0]), op.operands[0].type, op.results[0].type
+    if not xt.rank:
+        return cast(lw, x, xt.dtype, out.dtype)
+    shape = shape_of(x)
+    read = reader(lw, x, xt.rank)
+    if not out.rank:
+        return _accumulate(lw, shape, ir.Constant(SCALAR[out.dtype], 0),
+                           lambda acc, index: KERNELS["add"](lw, [acc, cast(lw, read(index), xt.dtype, out.dtype)],
+                                                            [out.dtype] * 2, out.dtype))
+    target = dims(lw, op.operands[1])
+    if len(target) > xt.rank:
+        raise unsupported("sum_to a shape of higher rank than the array", op.loc)
+    b = lw.builder
+    lead = xt.rank - len(target)
+    for d, have in zip(target, shape[lead:]):
+        bad = b.and_(b.icmp_signed("!=", d, have), b.icmp_signed("!=", d, _ONE))
+        lw.fail_if(bad, ValueError, "sum_to: the array does not broadcast to the target shape")
+    result = alloc_array(lw, out.dtype, target, zero=True)
+    summed = [b.icmp_signed("==", d, _ONE) for d in target]
+
+    def visit(index: list[ir.Value]) -> None:
+        at = [lw.builder.select(s, _ZERO, i) for s, i in zip(summed, index[lead:])]
+        total = KERNELS["add"](lw, [load(lw, result, at), cast(lw, read(index), xt.dtype, out.dtype)], [out.dtype] * 2, out.dtype)
+        store(lw, result, at, total)
+
+    loop_nest(lw, shape, visit)
+    return result
+
+
+# --------------------------------------------------------------------------- products
+def _product_rule(name: str):
+    """``dot`` and ``matmul`` of operands of rank 1 or 2 (``dot`` also takes scalars)."""
+
+    def rule(lw: Lowerer, op: Op) -> Lowered:
+        (a, at), (c, ct) = ((lw.get(v), v.type) for v in op.operands)
+        out = op.results[0].type
+        if name == "dot" and (at.rank == 0 or ct.rank == 0):
+            ra, rc = reader(lw, a, out.rank), reader(lw, c, out.rank)  # a scalar times an array
+            dtypes = [at.dtype, ct.dtype]
+            shape = shape_of(a) or shape_of(c)
+            product = Deferred(out.dtype, shape, lambda index: KERNELS["mul"](lw, [ra(index), rc(index)], dtypes, out.dtype))
+            return materialize(lw, product) if out.rank else product.load([])
+        if at.rank not in (1, 2) or ct.rank not in (1, 2):
+            raise unsupported(f"{name} of arrays of rank {at.rank} and {ct.rank}", op.loc)
+        b = lw.builder
+        sa, sc = shape_of(a), shape_of(c)
+        inner = sa[-1]
+        lw.fail_if(b.icmp_signed("!=", inner, sc[0]), ValueError, f"{name}: shapes are not aligned")
+        read_a, read_c = reader(lw, a, at.rank), reader(lw, c, ct.rank)
+        dt = out.dtype
+
+        def term(acc: ir.Value, ia: list[ir.Value], ic: list[ir.Value]) -> ir.Value:
+            x, y = cast(lw, read_a(ia), at.dtype, dt), cast(lw, read_c(ic), ct.dtype, dt)
+            prod = KERNELS["mul"](lw, [x, y], [dt, dt], dt)
+            return KERNELS["add"](lw, [acc, prod], [dt, dt], dt)
+
+        zero = ir.Constant(SCALAR[dt], 0)
+        if at.rank == 1 and ct.rank == 1:
+            return _accumulate(lw, [inner], zero, lambda acc, k: term(acc, k, k))
+        result = alloc_array(lw, dt, sa[:-1] + sc[1:], zero=True)
+        if at.rank == 2 and ct.rank == 1:  # y[i] = sum_k a[i, k] c[k]
+            def row(i: ir.Value) -> None:
+                store(lw, result, [i], _accumulate(lw, [inner], zero, lambda acc, k: term(acc, [i, k[0]], k)))
+
+            counted_loop(lw, sa[0], row)
+            return result
+        rows = sa[0] if at.rank == 2 else _ONE
+
+        def update(i: ir.Value, k: ir.Value, j: ir.Value) -> None:  # r[i, j] += a[i, k] c[k, j]
+            at_ij = [i, j] if at.rank == 2 else [j]
+            ia = [i, k] if at.rank == 2 else [k]
+            store(lw, result, at_ij, term(load(lw, result, at_ij), ia, [k, j]))
+
+        counted_loop(lw, rows, lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))))
+        return result
+
+    return rule
+
+
+def _outer(lw: Lowerer, op: Op) -> ArrayVal:
+    (a, at), (c, ct) = ((lw.get(v), v.type) for v in op.operands)
+    if at.rank != 1 or ct.rank != 1:
+        raise unsupported("outer of arrays that are not vectors", op.loc)
+    dt = op.results[0].type.dtype
+    ra, rc = reader(lw, a, 1), reader(lw, c, 1)
+    result = alloc_array(lw, dt, [shape_of(a)[0], shape_of(c)[0]])
+
+    def visit(index: list[ir.Value]) -> None:
+        x, y = cast(lw, ra(index[:1]), at.dtype, dt), cast(lw, rc(index[1:]), ct.dtype, dt)
+        store(lw, result, index, KERNELS["mul"](lw, [x, y], [dt, dt], dt))
+
+    loop_nest(lw, result.shape, visit)
+    return result
+
+
+LOWERINGS = {
+    **{name: _reduce(name) for name in _REDUCTIONS},
+    "argmax": _arg_extreme(">"),
+    "argmin": _arg_extreme("<"),
+    "sum_to": _sum_to,
+    "dot": _product_rule("dot"),
+    "matmul": _product_rule("matmul"),
+    "outer": _outer,
+}

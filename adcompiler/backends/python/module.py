@@ -1,0 +1,190 @@
+"""A whole module: header comments, imports, module-level names, the function.
+
+The module imports only what its code uses (``math``, ``numpy``, helpers of
+:mod:`adcompiler.runtime`, the user's importable rules). Objects that have no literal and
+cannot be imported (large arrays, rules defined in ``__main__``) are module-level names
+whose values travel in :attr:`EmittedModule.globals`; a comment says where each comes from.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...ir.core import Function, Op
+from . import exprs
+from .emit import INDENT, Emitter
+from .naming import RESERVED, sanitize, unique
+from .plan import make_plan
+
+#: what :mod:`adcompiler.runtime` offers generated code
+RUNTIME_HELPERS = ("unbroadcast", "check_finite")
+#: arrays up to this size are written as literals, if NumPy infers their dtype from one
+MAX_LITERAL_ARRAY = 16
+_LITERAL_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+
+
+@dataclass
+class EmittedModule:
+    """Python source of a module defining one function, and the objects it needs injected."""
+
+    source: str
+    globals: dict[str, object] = field(default_factory=dict)
+
+
+class ModuleContext:
+    """Names at module level: imports, injected objects, tapes. Implements :class:`exprs.Context`."""
+
+    def __init__(self, fn: Function) -> None:
+        self.taken: set[str] = set(RESERVED) | set(RUNTIME_HELPERS) | {fn.name}
+        self.globals: dict[str, object] = {}
+        self.global_notes: list[str] = []
+        self.imports: dict[str, dict[str, str]] = {}  # module -> {name there: name here}
+        self.used: set[str] = set()
+        self._constants: dict[int, ast.expr] = {}
+        self._rules: dict[tuple[int, str], ast.expr] = {}
+        self.tapes: dict[str, str] = {}
+        for op in fn.walk():
+            self._prepare(op)
+
+    def _prepare(self, op: Op) -> None:
+        if op.name in ("push", "pop") and op.attrs["tape"] not in self.tapes:
+            self.tapes[op.attrs["tape"]] = unique(sanitize(op.attrs["tape"]), self.taken)
+        elif op.name == "const":
+            self._constants[id(op.attrs["value"])] = self._constant(op.attrs["value"], op.result.hint)
+        elif op.name.startswith("custom_"):
+            self._rules[(id(op.attrs["rule"]), op.name)] = self._rule(op)
+
+    # ------------------------------------------------------------------ exprs.Context
+    def constant(self, value: Any, hint: str | None) -> ast.expr:
+        return self._constants.get(id(value)) or self._constant(value, hint)
+
+    def rule_callable(self, op: Op) -> ast.expr:
+        return self._rules[(id(op.attrs["rule"]), op.name)]
+
+    def note(self, node: ast.AST) -> None:
+        """Record the module-level names an expression uses (for the imports)."""
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                self.used.add(n.id)
+
+    # ------------------------------------------------------------------ constants and rules
+    def _constant(self, value: Any, hint: str | None) -> ast.expr:
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            return exprs.literal(value)
+        if isinstance(value, tuple) and all(isinstance(v, (bool, int, float, str)) or v is None for v in value):
+            return exprs.literal(value)
+        if isinstance(value, np.ndarray) and 0 < value.size <= MAX_LITERAL_ARRAY and value.dtype in _LITERAL_DTYPES:
+            return exprs.call("np.array", _list_literal(value.tolist()))
+        what = f"an array of shape {value.shape} and dtype {value.dtype}" if isinstance(value, np.ndarray) else (
+            f"a {type(value).__name__}"
+        )
+        return self._inject(value, (hint or "CONST").upper(), f"{what}, a constant of the source program")
+
+    def _rule(self, op: Op) -> ast.expr:
+        """The function a custom op calls: imported if it can be, injected otherwise."""
+        rule = op.attrs["rule"]
+        fn = getattr(rule, "fn", None) if op.name == "custom_call" else None
+        target = fn if callable(fn) else rule
+        ref = _importable(target)
+        if ref is not None:
+            return exprs.name(self._import(*ref))
+        holder = rule
+        via = _importable(rule) if target is not rule else None
+        if via is not None:
+            obj = exprs.name(self._import(*via))
+        else:
+            label = getattr(rule, "__name__", None) or type(rule).__name__
+            where = getattr(rule, "__module__", None) or "an unimportable module"
+            obj = self._inject(holder, sanitize(label), f"the rule object {label!r} defined in {where}")
+        return obj if target is rule else exprs.attr(obj, "fn")
+
+    def _import(self, module: str, attr_name: str) -> str:
+        names = self.imports.setdefault(module, {})
+        if attr_name not in names:
+            names[attr_name] = unique(attr_name, self.taken)
+        return names[attr_name]
+
+    def _inject(self, value: object, base: str, description: str) -> ast.expr:
+        for key, known in self.globals.items():
+            if known is value:
+                return exprs.name(key)
+        key = unique(base, self.taken)
+        self.globals[key] = value
+        self.global_notes.append(f"{key}: {description} (injected by compile_module)")
+        return exprs.name(key)
+
+    # ------------------------------------------------------------------ the header
+    def import_lines(self) -> list[str]:
+        groups = []
+        if "math" in self.used:
+            groups.append(["import math"])
+        if "np" in self.used:
+            groups.append(["import numpy as np"])
+        helpers = [h for h in RUNTIME_HELPERS if h in self.used]
+        local = [f"from adcompiler.runtime import {', '.join(helpers)}"] if helpers else []
+        for module, names in sorted(self.imports.items()):
+            parts = [n if alias == n else f"{n} as {alias}" for n, alias in names.items() if alias in self.used]
+            if parts:
+                local.append(f"from {module} import {', '.join(parts)}")
+        if local:
+            groups.append(local)
+        return [line for group in groups for line in [*group, ""]]
+
+
+def _list_literal(items: Any) -> ast.expr:
+    if isinstance(items, list):
+        return ast.List([_list_literal(v) for v in items], ast.Load())
+    return exprs.literal(items)
+
+
+def _importable(obj: object) -> tuple[str, str] | None:
+    """(module, name) when ``from module import name`` gives back ``obj`` itself."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if not isinstance(module, str) or module == "__main__" or not isinstance(qualname, str):
+        return None
+    if not qualname.isidentifier() or module not in sys.modules:
+        return None
+    if getattr(sys.modules[module], qualname, None) is not obj:
+        return None
+    return module, qualname
+
+
+def emit_module(fn: Function, *, docstring: str | None = None, header_comments: list[str] = ()) -> EmittedModule:
+    """The source of a module that defines ``fn.name`` (see the package docstring)."""
+    ctx = ModuleContext(fn)
+    plan = make_plan(fn, ctx.taken | set(ctx.tapes.values()))
+    body = Emitter(plan, ctx, ctx.tapes, ctx.note)
+    if docstring:
+        body.put(1, _docstring(docstring))
+    for tape in dict.fromkeys(ctx.tapes.values()):
+        body.put(1, f"{tape} = []")
+    body.region(fn.body, 1)
+    if fn.returns:
+        body.put(1, "return " + body.src_list([body.expr(v) for v in fn.returns]))
+    elif len(body.lines) == (1 if docstring else 0):
+        body.put(1, "pass")
+    header = [f"# {line}" for text in [*header_comments, *fn.notes] for line in text.splitlines() or [""]]
+    if ctx.global_notes:
+        header += ["#", "# Module-level names this code expects:"] + [f"#   {note}" for note in ctx.global_notes]
+    lines = [*header, *([""] if header else []), *ctx.import_lines()]
+    lines += ["", f"def {fn.name}({', '.join(fn.param_names)}):", *body.lines]
+    source = "\n".join(lines).lstrip("\n") + "\n"
+    return EmittedModule(source, dict(ctx.globals))
+
+
+def _docstring(text: str) -> str:
+    if '"""' in text or "\\" in text:
+        return repr(text)
+    first, *rest = text.strip("\n").splitlines()
+    if not rest:
+        return f'"""{first}"""'
+    indented = [INDENT + line if line.strip() else "" for line in rest]
+    return "\n".join([f'"""{first}', *indented, f'{INDENT}"""'])
