@@ -103,18 +103,29 @@ class Transformed:
     def _shown_key(self) -> tuple:
         return self._last if self._last is not None else self._generic_types()
 
+    def _shown_ir(self) -> Function:
+        """The IR shown by ``.source``/``.ir``: the last signature called, else a generic one."""
+        if self._last is not None:
+            return self.typed_ir(self._last)
+        try:
+            return self.typed_ir(self._generic_types())
+        except ADError as e:
+            raise ADError(
+                f"{self.__name__} cannot be shown before it knows its argument types ({e.message}); "
+                "call it once, then read .source"
+            ) from None
+
     @property
     def ir(self) -> str:
         """The IR text of the last specialisation called (or of a generic one, before any call)."""
-        return str(self.typed_ir(self._shown_key()))
+        return str(self._shown_ir())
 
     @property
     def source(self) -> str:
         """Readable Python source of this function: a complete module defining ``__name__``."""
         from .backends.python import emit_module
 
-        fn = self.typed_ir(self._shown_key())
-        return emit_module(fn, docstring=self._docstring()).source
+        return emit_module(self._shown_ir(), docstring=self._docstring()).source
 
     @property
     def llvm_ir(self) -> str:

@@ -28,6 +28,7 @@ from ..ir.core import Function, Op, Region, Value
 from ..ir.types import I64, Tensor
 from ..passes.activity import Activity, differentiable_operands
 from ..passes.shapes import same_shape
+from ..passes.simplify import eliminate_dead
 from . import rules
 from .sym import Sym, call, sum_to, shape
 
@@ -450,6 +451,9 @@ def _fit_rank(b: Builder, c: Value, v: Value, scope: _Scope) -> Value:
 
 def _prune(region: Region) -> None:
     """Drop ops of ``region`` whose results are unused, pops included (their pushes go too)."""
+    for op in region.ops:  # dead code inside branches must not keep a pop alive
+        for r in op.regions:
+            eliminate_dead(r, set())
     live: set[int] = {id(v) for v in region.yields}
     kept: list[Op] = []
     for op in reversed(region.ops):

@@ -9,12 +9,13 @@ receiver as the first argument (``x.sum(axis=0)`` is ``np.sum(x, axis=0)``).
 from __future__ import annotations
 
 import ast
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..ir.clone import clone_op, clone_region
 from ..ir.core import Region, Value
-from .resolve import Constant, Custom, Helper, LibFunc, ModuleRef
+from .resolve import Constant, Custom, Helper, LibFunc, ModuleRef, NeedsConstant
 
 if TYPE_CHECKING:
     from .expressions import ExprLowering
@@ -360,8 +361,7 @@ def lower_call(ctx: ExprLowering, node: ast.Call) -> Value:
             ctx.error(f"{prefix}{sym.name} is not a function adcompiler can differentiate", node)
         return handler(Args(ctx, node, text))
     if isinstance(sym, Helper):
-        helper = ctx.parse_helper(sym.func, ctx.loc(node))
-        args = _helper_args(ctx, node, helper, text)
+        helper, args = _inline_helper(ctx, node, sym.func, text)
         vmap: dict[Value, Value] = dict(zip(helper.params, args))
         for op in helper.body.ops:
             ctx.b.region.ops.append(clone_op(op, vmap))
@@ -376,6 +376,39 @@ def lower_call(ctx: ExprLowering, node: ast.Call) -> Value:
     if what is not None:
         ctx.error(f"{text} is {what}, not a function", node)
     ctx.error(f"{text} is not a function adcompiler can differentiate", node)
+
+
+def _inline_helper(ctx: ExprLowering, node: ast.Call, func: Any, text: str) -> tuple[Any, list[Value]]:
+    """The helper's IR and its arguments; a helper that needs a parameter to be a constant
+    (an ``axis``) is specialised to the constants this call passes."""
+    helper = None
+    try:
+        helper = ctx.parse_helper(func, ctx.loc(node), ())
+    except NeedsConstant as e:
+        needs = e
+    if helper is not None:
+        return helper, _helper_args(ctx, node, helper, text)
+    sig = inspect.signature(func)
+    names = list(sig.parameters)
+    bound = {n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+    probe = _helper_args(ctx, node, _Signature(names, bound), text)
+    statics = tuple(
+        (n, v.op.attrs["value"])
+        for n, v in zip(names, probe)
+        if v.op is not None and v.op.name == "const" and isinstance(v.op.attrs["value"], (int, float, bool, tuple))
+    )
+    if not statics:
+        raise needs
+    helper = ctx.parse_helper(func, ctx.loc(node), statics)
+    return helper, probe
+
+
+class _Signature:
+    """Parameter names and defaults, enough to bind a call's arguments."""
+
+    def __init__(self, param_names: list[str], defaults: dict[str, Any]) -> None:
+        self.param_names = param_names
+        self.defaults = defaults
 
 
 def _helper_args(ctx: ExprLowering, node: ast.Call, helper: Any, text: str) -> list[Value]:
@@ -403,8 +436,7 @@ def _checkpoint(ctx: ExprLowering, node: ast.Call, inner: ast.Call) -> Value:
     sym = ctx.symbol_of(inner.args[0])
     if not isinstance(sym, Helper):
         ctx.error("ad.checkpoint needs a plain Python function defined in a file", inner)
-    helper = ctx.parse_helper(sym.func, ctx.loc(node))
-    args = _helper_args(ctx, node, helper, ast.unparse(inner))
+    helper, args = _inline_helper(ctx, node, sym.func, ast.unparse(inner))
     vmap: dict[Value, Value] = {}
     region: Region = clone_region(helper.body, vmap)
     return ctx.b.op("checkpoint", *args, result_types=[None], regions=[region])

@@ -15,7 +15,7 @@ from ..errors import ADError, Loc, UnsupportedSyntaxError
 from ..ir.builder import Builder
 from ..ir.core import Function, Region, Value
 from . import calls
-from .resolve import Constant, ModuleRef, Opaque, Symbol, lookup_free_name, member
+from .resolve import Constant, ModuleRef, NeedsConstant, Opaque, Symbol, lookup_free_name, member
 from .source import Source
 
 BINOPS: dict[type, str] = {
@@ -29,15 +29,21 @@ _COMPARES: dict[type, str] = {
 }  # fmt: skip
 _ATTRIBUTES = {"shape": "shape", "ndim": "ndim", "size": "size"}
 
-#: parses (and caches) a helper function's IR; the call site's Loc names a recursive call
-HelperParser = Callable[[types.FunctionType, Loc], Function]
+#: parses (and caches) a helper function's IR; the call site's Loc names a recursive call; the
+#: tuple binds parameters to the constants a call site passes (``axis=1``)
+HelperParser = Callable[[types.FunctionType, Loc, tuple], Function]
+
 
 
 class ExprLowering:
     """State shared by all lowering: the current region's builder and the variables in scope."""
 
-    def __init__(self, pyfunc: types.FunctionType, source: Source, parse_helper: HelperParser) -> None:
+    def __init__(
+        self, pyfunc: types.FunctionType, source: Source, parse_helper: HelperParser, statics: tuple = ()
+    ) -> None:
         self.pyfunc = pyfunc
+        #: parameters bound to constants by the call site being inlined
+        self.statics = dict(statics)
         self.src = source
         self.parse_helper = parse_helper
         self.b = Builder(Region())
@@ -92,6 +98,8 @@ class ExprLowering:
             op = self.env[node.id].op
             if op is not None and op.name == "const":
                 return op.attrs["value"]
+            if op is None and self.env[node.id].owner is self.function_region:
+                self.error(f"{what} must be a constant known when the function is compiled", node, NeedsConstant)
         elif isinstance(node, ast.Name | ast.Attribute):
             sym = self.symbol_of(node)
             if isinstance(sym, Constant):

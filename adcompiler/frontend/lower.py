@@ -41,8 +41,11 @@ class FunctionLowering(ExprLowering):
     def lower(self, fdef: ast.FunctionDef) -> Function:
         names = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
         region = self.b.region
+        self.function_region = region
         for name in names:
             self.env[name] = region.add_arg(Value(None, name))
+            if name in self.statics:
+                self.env[name] = self.const(self.statics[name])
         body = _skip_docstring(fdef.body)
         if not _always_returns(body):
             self.error(f"{fdef.name} does not return a value on every path", fdef)

@@ -17,7 +17,7 @@ from .gate import check_function
 from .lower import FunctionLowering
 from .source import check_is_function, read_function
 
-_cache: weakref.WeakKeyDictionary[types.FunctionType, Function] = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[types.FunctionType, dict[tuple, Function]] = weakref.WeakKeyDictionary()
 _parsing: list[types.FunctionType] = []
 
 
@@ -31,12 +31,12 @@ def parse_function(pyfunc: types.FunctionType) -> Function:
     return clone_function(_parse(pyfunc, None))
 
 
-def _parse(pyfunc: types.FunctionType, call_loc: Loc | None) -> Function:
+def _parse(pyfunc: types.FunctionType, call_loc: Loc | None, statics: tuple = ()) -> Function:
     """The cached IR of ``pyfunc`` (shared: never modify it). ``call_loc`` is the call that
-    asks for it, when it is a helper."""
+    asks for it, when it is a helper; ``statics`` binds parameters to constants."""
     func = inspect.unwrap(pyfunc)
     check_is_function(func)
-    cached = _cache.get(func)
+    cached = _cache.get(func, {}).get(statics)
     if cached is not None:
         return cached
     if func in _parsing:
@@ -47,8 +47,8 @@ def _parse(pyfunc: types.FunctionType, call_loc: Loc | None) -> Function:
     try:
         fdef, source = read_function(func)
         check_function(fdef, source)
-        fn = FunctionLowering(func, source, _parse).lower(fdef)
+        fn = FunctionLowering(func, source, _parse, statics).lower(fdef)
     finally:
         _parsing.pop()
-    _cache[func] = fn
+    _cache.setdefault(func, {})[statics] = fn
     return fn

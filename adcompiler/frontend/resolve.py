@@ -170,3 +170,8 @@ def as_constant(value: Any) -> Any:
 
 def is_missing(value: Any) -> bool:
     return value is _MISSING
+
+
+class NeedsConstant(UnsupportedSyntaxError):
+    """A parameter is used where only a constant will do (``np.sum(x, axis=axis)``): the
+    caller retries with the constant its call passes."""

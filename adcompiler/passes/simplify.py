@@ -51,7 +51,7 @@ def simplify(fn: Function) -> Function:
     """Simplify ``fn`` in place until nothing changes; returns it."""
     for _ in range(10):
         changed = _Rewriter().region(fn.body, {})
-        changed |= _eliminate_dead(fn.body, set())
+        changed |= eliminate_dead(fn.body, set())
         if not changed:
             break
     return fn
@@ -146,6 +146,8 @@ class _Rewriter:
         if op.name in ("sub", "div", "pow") and args[0] in same_type:
             if const_is(args[1], 0 if op.name == "sub" else 1):
                 return args[0]
+        if op.name == "add" and args[0] is args[1] and getattr(out.type, "dtype", None) == "f64":  # x + x
+            return _append(kept, op, "mul", [_const_like(kept, op, 2.0), args[0]])
         if op.name == "neg" and args[0].op is not None and args[0].op.name == "neg":
             return args[0].op.operands[0]
         if op.name == "tuple_get" and args[0].op is not None and args[0].op.name == "tuple":
@@ -178,6 +180,15 @@ def _append(kept: list[Op], like: Op, name: str, operands: list[Value]) -> Value
     return new
 
 
+def _const_like(kept: list[Op], like: Op, value: float) -> Value:
+    from ..ir.ops import OPS
+    from ..ir.types import F64
+
+    c = Value(F64)
+    kept.append(Op(OPS["const"], [], [c], {"value": value}, [], like.loc))
+    return c
+
+
 def _const_op() -> Op:
     from ..ir.ops import OPS
 
@@ -207,7 +218,7 @@ def _hashable(v):
 
 
 # ----------------------------------------------------------------------------- DCE
-def _eliminate_dead(region: Region, outer_live: set[int]) -> bool:
+def eliminate_dead(region: Region, outer_live: set[int]) -> bool:
     """Remove ops whose results nobody needs; ``outer_live``: ids used after this region."""
     changed = False
     live: set[int] = set(outer_live) | {id(v) for v in region.yields}
@@ -254,7 +265,7 @@ def _trim_control(op: Op, live_after: set[int]) -> bool:
             for r in op.regions:
                 r.yields = [r.yields[k] for k in keep]
         for r in op.regions:
-            changed |= _eliminate_dead(r, set())
+            changed |= eliminate_dead(r, set())
         return changed
     if op.name in ("for", "while"):
         body = op.regions[-1]
@@ -281,10 +292,10 @@ def _trim_control(op: Op, live_after: set[int]) -> bool:
                 cond = op.regions[0]
                 cond.args = [cond.args[k] for k in kept]
         for r in op.regions:
-            changed |= _eliminate_dead(r, set())
+            changed |= eliminate_dead(r, set())
         return changed
     for r in op.regions:
-        changed |= _eliminate_dead(r, set())
+        changed |= eliminate_dead(r, set())
     return changed
 
 

@@ -414,7 +414,7 @@ def _join(stack: bool):
                 value = _with_axis(value, axis)
             shape = shape_of(value) or [_ONE]
             parts.append((value, v.type.dtype, shape))
-        shape = list(parts[0][1])
+        shape = list(parts[0][2])
         for _, _, other in parts[1:]:
             for k, (d, e) in enumerate(zip(shape, other)):
                 if k != axis:

@@ -56,6 +56,6 @@ def compile_module(mod: EmittedModule, name: str) -> Callable:
     if code is None:
         code = _CODE[str(path)] = compile(mod.source, str(path), "exec")
     namespace: dict[str, object] = {"__name__": f"adcompiler_generated.{path.stem}", "__file__": str(path)}
-    namespace.update(mod.globals)
     exec(code, namespace)
+    namespace.update(mod.globals)  # replaces the module's ``name = None`` placeholders
     return namespace[name]

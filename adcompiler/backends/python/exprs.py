@@ -10,6 +10,7 @@ than NumPy on Python floats; arrays and values of unknown rank use NumPy.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -370,6 +371,7 @@ EXPRS: dict[str, Rule] = {
     "eye": _np("eye"),
     "tuple": lambda op, a, ctx: ast.Tuple(a, ast.Load()),
     "tuple_get": lambda op, a, ctx: ast.Subscript(a[0], ast.Constant(op.attrs["index"]), ast.Load()),
+    "tuple_cat": lambda op, a, ctx: functools.reduce(lambda x, y: ast.BinOp(x, ast.Add(), y), a),
     "stop_gradient": lambda op, a, ctx: a[0],
     "custom_call": _custom,
     "custom_vjp_call": _custom,

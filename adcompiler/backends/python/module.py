@@ -23,6 +23,8 @@ from .plan import make_plan
 
 #: what :mod:`adcompiler.runtime` offers generated code
 RUNTIME_HELPERS = ("unbroadcast", "check_finite")
+#: what each custom op calls on its rule object (None: the object itself, like the user's code)
+_RULE_FIELDS = {"custom_call": None, "custom_vjp_call": "vjp", "custom_jvp_call": "jvp"}
 #: arrays up to this size are written as literals, if NumPy infers their dtype from one
 MAX_LITERAL_ARRAY = 16
 _LITERAL_DTYPES = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
@@ -88,22 +90,19 @@ class ModuleContext:
         return self._inject(value, (hint or "CONST").upper(), f"{what}, a constant of the source program")
 
     def _rule(self, op: Op) -> ast.expr:
-        """The function a custom op calls: imported if it can be, injected otherwise."""
+        """What a custom op calls: the rule object (imported, or injected) or its ``.vjp``/``.jvp``."""
         rule = op.attrs["rule"]
-        fn = getattr(rule, "fn", None) if op.name == "custom_call" else None
-        target = fn if callable(fn) else rule
-        ref = _importable(target)
+        field = _RULE_FIELDS[op.name]
+        if field is None and not callable(rule):
+            field = "fn"
+        ref = _importable(rule)
         if ref is not None:
-            return exprs.name(self._import(*ref))
-        holder = rule
-        via = _importable(rule) if target is not rule else None
-        if via is not None:
-            obj = exprs.name(self._import(*via))
+            holder = exprs.name(self._import(*ref))
         else:
             label = getattr(rule, "__name__", None) or type(rule).__name__
             where = getattr(rule, "__module__", None) or "an unimportable module"
-            obj = self._inject(holder, sanitize(label), f"the rule object {label!r} defined in {where}")
-        return obj if target is rule else exprs.attr(obj, "fn")
+            holder = self._inject(rule, sanitize(label), f"the rule object {label!r} defined in {where}")
+        return holder if field is None else exprs.attr(holder, field)
 
     def _import(self, module: str, attr_name: str) -> str:
         names = self.imports.setdefault(module, {})
@@ -117,7 +116,7 @@ class ModuleContext:
                 return exprs.name(key)
         key = unique(base, self.taken)
         self.globals[key] = value
-        self.global_notes.append(f"{key}: {description} (injected by compile_module)")
+        self.global_notes += [f"# {key}: {description}; set by compile_module", f"{key} = None"]
         return exprs.name(key)
 
     # ------------------------------------------------------------------ the header
@@ -172,9 +171,9 @@ def emit_module(fn: Function, *, docstring: str | None = None, header_comments: 
     elif len(body.lines) == (1 if docstring else 0):
         body.put(1, "pass")
     header = [f"# {line}" for text in [*header_comments, *fn.notes] for line in text.splitlines() or [""]]
-    if ctx.global_notes:
-        header += ["#", "# Module-level names this code expects:"] + [f"#   {note}" for note in ctx.global_notes]
     lines = [*header, *([""] if header else []), *ctx.import_lines()]
+    if ctx.global_notes:  # placeholders, so that the module reads (and lints) as complete
+        lines += [*ctx.global_notes, ""]
     lines += ["", f"def {fn.name}({', '.join(fn.param_names)}):", *body.lines]
     source = "\n".join(lines).lstrip("\n") + "\n"
     return EmittedModule(source, dict(ctx.globals))

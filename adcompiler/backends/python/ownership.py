@@ -115,8 +115,8 @@ class Ownership:
             self.node[r] = Storage(owned=False)
 
     def _view(self, op: Op) -> None:
-        if op.name == "getitem" and any(_is_array_index(v) for v in op.operands[1:]):
-            self._fresh(op)  # advanced indexing copies
+        if _is_scalar(op.result) or (op.name == "getitem" and any(_is_array_index(v) for v in op.operands[1:])):
+            self._fresh(op)  # an element is a new Python scalar; advanced indexing copies
             return
         x = op.operands[0]
         self.node[op.result] = self.storage(x)
@@ -242,6 +242,10 @@ def _is_array_index(v: Value) -> bool:
     """An index operand that triggers NumPy's advanced (copying) indexing."""
     t = v.type
     return not (isinstance(t, Tensor) and t.rank == 0) and not _is_none(v)
+
+
+def _is_scalar(v: Value) -> bool:
+    return isinstance(v.type, Tensor) and v.type.rank == 0
 
 
 def _is_none(v: Value) -> bool:

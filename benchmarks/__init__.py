@@ -1,0 +1,1 @@
+"""adcompiler's benchmarks: ``python -m benchmarks --help``. See docs/benchmarks.md."""

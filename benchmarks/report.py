@@ -1,0 +1,104 @@
+"""The table a run prints, and its JSON form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks.ours import BACKENDS, is_ours
+from benchmarks.results import Row, WorkloadResult
+
+PRIMAL = "numpy (as written)"
+HAND = "hand-written numpy"
+OURS_GRAD = tuple(f"ad.grad [{b}]" for b in BACKENDS)
+
+HEADINGS = (
+    "workload",
+    "kind",
+    "entry",
+    "median",
+    "1st call",
+    "x f",
+    "x hand",
+    *(f"{name.split()[-1][1:-1]}/this" for name in OURS_GRAD),
+    "note",
+)
+LEGEND = """\
+median    per call, median over repeats after warm-up (timeit-style)
+1st call  preparing + first call: JIT compilation, or for ad.* generating the code
+x f       this / the user's NumPy function      x hand  this / the hand-written NumPy gradient
+python/this, llvm/this   ad.grad [python|llvm] / this entry  (< 1: ours is faster)
+gen rows  ad.grad cold start in a fresh process: parse, differentiate, generate, compile, first call"""
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return ""
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1.0:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "" if a is None or b is None or b <= 0.0 else f"{a / b:.3g}"
+
+
+def _cells(result: WorkloadResult, row: Row) -> list[str]:
+    ok = row.status == "ok"
+    median = row.median_s if ok else None
+    hand = result.median(HAND) if row.kind == "grad" else None
+    vs_ours = [
+        _ratio(result.median(ours), median) if row.kind == "grad" and not is_ours(row.name) else ""
+        for ours in OURS_GRAD
+    ]
+    return [
+        "",
+        row.kind,
+        row.name,
+        fmt_time(median) if ok else row.status,
+        fmt_time(row.first_call_s) if row.kind != "gen" else "",
+        _ratio(median, result.median(PRIMAL)) if row.kind != "gen" else "",
+        _ratio(median, hand),
+        *vs_ours,
+        row.note,
+    ]
+
+
+def format_table(results: list[WorkloadResult]) -> str:
+    """One table for the whole run, a block of rows per workload."""
+    body: list[list[str]] = []
+    for result in results:
+        title = f"{result.name} ({result.size_label}={result.size:,})"
+        rows = [_cells(result, row) for row in result.rows]
+        if rows:
+            rows[0][0] = title
+        body.append([])  # separator
+        body.extend(rows)
+    table = [list(HEADINGS), *body]
+    widths = [max((len(r[i]) for r in table if r), default=0) for i in range(len(HEADINGS) - 1)]
+    right = {3, 4, 5, 6, 7, 8}
+    lines = []
+    for r in table:
+        if not r:
+            lines.append("-" * (sum(widths) + 2 * len(widths) + 4))
+            continue
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append(("  ".join(cells) + "  " + r[-1]).rstrip())
+    return "\n".join(lines)
+
+
+def write_json(
+    path: Path, machine: dict[str, object], config: dict[str, object], results: list[WorkloadResult]
+) -> None:
+    data = {
+        "machine": machine,
+        "config": config,
+        "workloads": [
+            {**{k: v for k, v in asdict(r).items() if k != "rows"}, "rows": [asdict(row) for row in r.rows]}
+            for r in results
+        ],
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,39 @@
+"""Run ``python -m benchmarks.<module> ...`` in a fresh interpreter and read its last JSON line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_json(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
+    """The child's last stdout line as JSON; any failure comes back as ``{"error": ...}``."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", f"benchmarks.{module}", *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=path),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    lines = proc.stdout.strip().splitlines()
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        if proc.returncode < 0:
+            return {"error": f"crashed: {signal.Signals(-proc.returncode).name}"}
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail}"}
+    return data if isinstance(data, dict) else {"error": f"unexpected output: {lines[-1][:80]}"}

@@ -1,0 +1,162 @@
+"""Functions as users write them, for the API tests (the compiler reads their source here)."""
+
+import math
+
+import numpy as np
+
+import adcompiler as ad
+
+
+def poly(x):
+    return x * x + 2 * x + 1
+
+
+def affine_sq(w, x, b):
+    return (w * x + b) ** 2
+
+
+def chained(x, y):
+    a = x * y
+    b = np.sin(a)
+    c = a + b
+    d = c * x
+    return d / (1.0 + y * y)
+
+
+def branching(x):
+    if x > 1.0:
+        y = x**3
+    elif x > -1.0:
+        y = 2.0 * x
+    else:
+        y = -x * x
+    return y + 1.0
+
+
+def newton_sqrt(a):
+    """sqrt(a) by Newton's method; the derivative flows through every iteration."""
+    x = a
+    while abs(x * x - a) > 1e-12 * a:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def pendulum(damping, length, steps=200):
+    theta, omega = 1.0, 0.0
+    dt = 0.01
+    for _ in range(steps):
+        alpha = -9.81 / length * math.sin(theta) - damping * omega
+        theta = theta + dt * omega
+        omega = omega + dt * alpha
+    return theta * theta + 0.1 * omega * omega
+
+
+def smooth_inplace(x):
+    y = x.copy()
+    for i in range(1, len(x) - 1):
+        y[i] = 0.25 * x[i - 1] + 0.5 * x[i] + 0.25 * x[i + 1]
+    y[0] += y[-1] * 0.5
+    return np.sum(y * y * x)
+
+
+def softplus(z):
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def logistic_loss(w, X, y):
+    z = X @ w
+    return np.mean(softplus(z) - y * z)
+
+
+def logsumexp(a, axis):
+    m = np.max(a, axis=axis, keepdims=True)
+    return m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))
+
+
+def mlp_loss(W1, b1, W2, b2, X, Y):
+    h = np.tanh(X @ W1 + b1)
+    logits = h @ W2 + b2
+    logp = logits - logsumexp(logits, 1)
+    return -np.sum(Y * logp) / X.shape[0]
+
+
+def reductions(x):
+    a = np.sum(x, axis=0)
+    b = np.mean(x, axis=1, keepdims=True)
+    c = np.max(x * x, axis=1)
+    return np.sum(a * a) + np.sum(b * x) + np.sum(c) + x.sum() * x.mean()
+
+
+def broadcasting(x, row, s):
+    return np.sum((x + row) * s - row * row)
+
+
+def early_exit(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + x[i] * x[i]
+        if total > 3.0:
+            return total * 2.0
+    return total
+
+
+def quadratic_form(x, A):
+    return 0.5 * x @ A @ x + np.sum(np.sin(x))
+
+
+def cubic_sin(x):
+    return x**3 + np.sin(x)
+
+
+@ad.custom_vjp
+def round_ste(x):
+    return np.round(x)
+
+
+@round_ste.defvjp
+def _round_ste_vjp(x, out, g):
+    return g
+
+
+def quantized_loss(w, x, target):
+    return np.sum((round_ste(w * 4.0) / 4.0 * x - target) ** 2)
+
+
+@ad.custom_vjp
+def wrong_square(x):
+    return x * x
+
+
+@wrong_square.defvjp
+def _wrong_square_vjp(x, out, g):
+    return g * x  # wrong on purpose: should be 2 * g * x
+
+
+def uses_wrong_square(x):
+    return np.sum(wrong_square(x))
+
+
+@ad.custom_vjp
+def right_square(x):
+    return x * x
+
+
+@right_square.defvjp
+def _right_square_vjp(x, out, g):
+    return 2.0 * g * x
+
+
+def uses_right_square(x):
+    return np.sum(right_square(x))
+
+
+def frozen(x):
+    return x * ad.stop_gradient(x)
+
+
+def vector_out(x):
+    return np.sin(x) * x[0]
+
+
+def int_param(x, n):
+    return x * n
