@@ -144,6 +144,11 @@ class Transformed:
     def _docstring(self) -> str | None:
         return None
 
+    def __reduce__(self):
+        """Pickled by reference to the user's function and the transformation's parameters:
+        the other process regenerates (or finds in its cache) the same code."""
+        return (_rebuild, (type(self), self._args, self.backend))
+
     def with_backend(self, backend: str) -> Transformed:
         """The same function compiled by another backend."""
         clone = copy.copy(self)
@@ -153,6 +158,12 @@ class Transformed:
 
     def __repr__(self) -> str:
         return f"<adcompiler {self.__name__}>"
+
+
+def _rebuild(cls: type, args: tuple, backend: str) -> Transformed:
+    made = cls(*args)
+    made.backend = backend
+    return made
 
 
 def _compile(fn: Function, backend: str, owner: Transformed) -> Callable:
@@ -177,6 +188,7 @@ class Primal(Transformed):
             raise TypeError("Primal wraps a plain Python function")
         self.root = pyfunc
         self.backend = backend
+        self._args = (pyfunc, backend)
 
     @property
     def __name__(self) -> str:
@@ -232,6 +244,7 @@ class Derivative(Transformed):
         super().__init__()
         self.of = of
         self.kind = kind  # "grad" | "value_and_grad" | "vjp"
+        self._args = (of, kind, wrt, backend, checkpoint)
         self.root = of.root
         self.backend = backend
         self.checkpoint = checkpoint
@@ -350,6 +363,7 @@ class ForwardDerivative(Transformed):
         super().__init__()
         self.of = of
         self.kind = kind  # "jvp" | "grad" | "value_and_grad" | "jacobian"
+        self._args = (of, kind, wrt, backend)
         self.root = of.root
         self.backend = backend
         self.param_names = list(inspect.signature(self.root).parameters)
@@ -461,6 +475,7 @@ class ReverseJacobian(Transformed):
     def __init__(self, of: Transformed, wrt: WrtSpec, backend: str) -> None:
         super().__init__()
         self.of = of
+        self._args = (of, wrt, backend)
         self.root = of.root
         self.backend = backend
         self.param_names = list(inspect.signature(self.root).parameters)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from ir_interp import run
+from adcompiler.ir.interp import run
 
 from adcompiler.frontend import parse_function
 from adcompiler.ir.verifier import verify

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir_interp import run
+from adcompiler.ir.interp import run
 
 from adcompiler.ad.forward import ForwardAD
 from adcompiler.check import numerical_grad as numerical_gradient

@@ -196,6 +196,10 @@ class ReverseAD:
             grads.append(bar if bar is not None else _zero(b, top.lookup(p)))
         value = top.lookup(self.fn.returns[0])
         out.body.yields = [pack(b, value, grads)]
+        #: the adjoint of each top-level primal value, as a value of the adjoint function
+        self.adjoints = {v: bar for v, bar in top.bars.items() if bar is not None}
+        #: each top-level primal value's counterpart in the forward sweep
+        self.forward_values = dict(top.primal)
         return out
 
     # ---------------------------------------------------------------- forward sweep

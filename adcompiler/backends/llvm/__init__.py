@@ -26,13 +26,18 @@ from .lower import LOWERINGS, Lowerer
 from .wrapper import build_entry, make_caller
 
 #: exceptions the compiled code raises, by name (the cache stores names)
-_EXCEPTIONS = {e.__name__: e for e in (IndexError, ZeroDivisionError, ValueError, AssertionError, MemoryError, NumericError)}
+_EXCEPTIONS = {
+    e.__name__: e
+    for e in (IndexError, ZeroDivisionError, ValueError, AssertionError, MemoryError, NumericError)
+}
 
 
 class CompiledFunction:
     """A compiled IR function; call it like the original."""
 
-    def __init__(self, fn: Function, machine: jit.Machine, errors: list[tuple[type[BaseException], str]]) -> None:
+    def __init__(
+        self, fn: Function, machine: jit.Machine, errors: list[tuple[type[BaseException], str]]
+    ) -> None:
         self.__name__ = fn.name
         self._machine = machine  # owns the code: keep it alive as long as the caller
         self._call = make_caller(fn, machine.address("adc_entry"), errors)
@@ -77,7 +82,11 @@ def _key(fn: Function, fastmath: bool, boundscheck: bool) -> str:
         parts.append(str(op.loc))
         value = op.attrs.get("value")
         if isinstance(value, np.ndarray):
-            parts.append(value.dtype.str + str(value.shape) + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest())
+            parts.append(
+                value.dtype.str
+                + str(value.shape)
+                + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+            )
     return "\n".join(parts)
 
 

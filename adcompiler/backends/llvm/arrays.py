@@ -45,13 +45,20 @@ def constant_array(lw: Lowerer, value: np.ndarray) -> Lowered:
         return ir.Constant({"f64": ir.DoubleType(), "i64": I64, "bool": I1}[dtype], value.item())
     flat = np.ascontiguousarray(value).ravel()
     elem = ELEMENT[dtype]
-    init = ir.Constant(ir.ArrayType(elem, max(flat.size, 1)), [int(x) if dtype != "f64" else float(x) for x in flat] or [0])
+    init = ir.Constant(
+        ir.ArrayType(elem, max(flat.size, 1)), [int(x) if dtype != "f64" else float(x) for x in flat] or [0]
+    )
     glob = ir.GlobalVariable(lw.module, init.type, lw.module.get_unique_name("adc_const"))
     glob.global_constant, glob.linkage, glob.initializer = True, "internal", init
     data = lw.builder.gep(glob, [ir.Constant(I64, 0), ir.Constant(I64, 0)], inbounds=True)
     strides = [int(np.prod(value.shape[k + 1 :], dtype=np.int64)) for k in range(value.ndim)]
-    return ArrayVal(dtype, data, ir.Constant(I8P, None), [ir.Constant(I64, d) for d in value.shape],
-                    [ir.Constant(I64, s) for s in strides])
+    return ArrayVal(
+        dtype,
+        data,
+        ir.Constant(I8P, None),
+        [ir.Constant(I64, d) for d in value.shape],
+        [ir.Constant(I64, s) for s in strides],
+    )
 
 
 def copy_array(lw: Lowerer, a: ArrayVal) -> ArrayVal:
@@ -84,7 +91,9 @@ def fill(lw: Lowerer, a: ArrayVal, value: ir.Value) -> ArrayVal:
     return a
 
 
-def view(lw: Lowerer, a: ArrayVal, data: ir.Value, shape: list[ir.Value], strides: list[ir.Value]) -> ArrayVal:
+def view(
+    lw: Lowerer, a: ArrayVal, data: ir.Value, shape: list[ir.Value], strides: list[ir.Value]
+) -> ArrayVal:
     """A view into ``a``'s memory: it holds its own reference to the block."""
     lw.rt.incref(lw.builder, a.meminfo)
     return ArrayVal(a.dtype, data, a.meminfo, shape, strides)
@@ -126,7 +135,9 @@ def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, s
     return start, length, step
 
 
-def index_view(lw: Lowerer, a: ArrayVal, op: Op, first: int) -> tuple[ir.Value, list[ir.Value], list[ir.Value]]:
+def index_view(
+    lw: Lowerer, a: ArrayVal, op: Op, first: int
+) -> tuple[ir.Value, list[ir.Value], list[ir.Value]]:
     """Apply ``op``'s basic index to ``a``: (pointer to the first element, shape, strides)."""
     b = lw.builder
     operands = iter(op.operands[first:])
@@ -289,7 +300,9 @@ def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
     known = _product(lw, [b.select(b.icmp_signed("==", d, minus_one), _ONE, d) for d in shape])
     inferred = b.sdiv(size, b.select(b.icmp_signed("==", known, _ZERO), _ONE, known))
     shape = [b.select(b.icmp_signed("==", d, minus_one), inferred, d) for d in shape]
-    lw.fail_if(b.icmp_signed("!=", _product(lw, shape), size), ValueError, "cannot reshape array: the sizes differ")
+    lw.fail_if(
+        b.icmp_signed("!=", _product(lw, shape), size), ValueError, "cannot reshape array: the sizes differ"
+    )
     contiguous, expect = ir.Constant(I1, 1), _ONE
     for d, s in zip(reversed(a.shape), reversed(a.strides)):
         contiguous = b.and_(contiguous, b.or_(b.icmp_signed("==", s, expect), b.icmp_signed("==", d, _ONE)))
@@ -381,7 +394,9 @@ def _linspace(lw: Lowerer, op: Op) -> ArrayVal:
     b = lw.builder
     lo, hi = lw.scalar(op.operands[0], "f64"), lw.scalar(op.operands[1], "f64")
     n = lw.index(op.operands[2])
-    lw.fail_if(b.icmp_signed("<", n, _ZERO), ValueError, "linspace: the number of samples must be non-negative")
+    lw.fail_if(
+        b.icmp_signed("<", n, _ZERO), ValueError, "linspace: the number of samples must be non-negative"
+    )
     out = alloc_array(lw, "f64", [n])
     div = b.sitofp(b.select(b.icmp_signed(">", n, _ONE), b.sub(n, _ONE), _ONE), lo.type)
     step = b.fdiv(b.fsub(hi, lo), div)
@@ -418,7 +433,11 @@ def _join(stack: bool):
         for _, _, other in parts[1:]:
             for k, (d, e) in enumerate(zip(shape, other)):
                 if k != axis:
-                    lw.fail_if(b.icmp_signed("!=", d, e), ValueError, "all the input array dimensions except the joined axis must match")
+                    lw.fail_if(
+                        b.icmp_signed("!=", d, e),
+                        ValueError,
+                        "all the input array dimensions except the joined axis must match",
+                    )
             shape[axis] = b.add(shape[axis], other[axis])
         out = alloc_array(lw, t.dtype, shape)
         start = _ZERO
@@ -426,7 +445,12 @@ def _join(stack: bool):
             ptr = b.gep(out.data, [b.mul(start, out.strides[axis])], inbounds=True)
             window = ArrayVal(t.dtype, ptr, out.meminfo, part_shape, out.strides)
             read = reader(lw, value, len(part_shape))
-            assign(lw, window, shape_of(value), lambda index, read=read, dtype=dtype: cast(lw, read(index), dtype, t.dtype))
+            assign(
+                lw,
+                window,
+                shape_of(value),
+                lambda index, read=read, dtype=dtype: cast(lw, read(index), dtype, t.dtype),
+            )
             start = b.add(start, part_shape[axis])
         return out
 
@@ -434,7 +458,13 @@ def _join(stack: bool):
 
 
 def _with_axis(a: ArrayVal, axis: int) -> ArrayVal:
-    return ArrayVal(a.dtype, a.data, a.meminfo, a.shape[:axis] + [_ONE] + a.shape[axis:], a.strides[:axis] + [_ZERO] + a.strides[axis:])
+    return ArrayVal(
+        a.dtype,
+        a.data,
+        a.meminfo,
+        a.shape[:axis] + [_ONE] + a.shape[axis:],
+        a.strides[:axis] + [_ZERO] + a.strides[axis:],
+    )
 
 
 LOWERINGS = {

@@ -25,7 +25,9 @@ def _phis(lw: Lowerer, results: Sequence[Value]) -> list[list[ir.PhiInstr]]:
     return [[lw.builder.phi(t) for t in leaf_types(r.type)] for r in results]
 
 
-def _add_incoming(phis: list[list[ir.PhiInstr]], values: Sequence[Lowered], results: Sequence[Value], block) -> None:
+def _add_incoming(
+    phis: list[list[ir.PhiInstr]], values: Sequence[Lowered], results: Sequence[Value], block
+) -> None:
     for group, value, r in zip(phis, values, results):
         for phi, leaf in zip(group, flatten(value, r.type)):
             phi.add_incoming(leaf, block)
@@ -46,7 +48,11 @@ def _if(lw: Lowerer, op: Op) -> list[Lowered]:
     b = lw.builder
     cond = truth(lw, lw.get(op.operands[0]), op.operands[0].type.dtype)
     fn = b.function
-    then_bb, else_bb, join_bb = fn.append_basic_block("then"), fn.append_basic_block("else"), fn.append_basic_block("endif")
+    then_bb, else_bb, join_bb = (
+        fn.append_basic_block("then"),
+        fn.append_basic_block("else"),
+        fn.append_basic_block("endif"),
+    )
     b.cbranch(cond, then_bb, else_bb)
     arms = []
     for index, bb in enumerate((then_bb, else_bb)):
@@ -75,7 +81,10 @@ def _trip_count(lw: Lowerer, lo: ir.Value, hi: ir.Value, step: ir.Value) -> ir.V
 def _for(lw: Lowerer, op: Op) -> list[Lowered]:
     b = lw.builder
     lo, hi, step = (lw.index(v) for v in op.operands[:3])
-    inits = [lw.coerce(lw.take(op, 3 + j), v.type, r.type) for j, (v, r) in enumerate(zip(op.operands[3:], op.results))]
+    inits = [
+        lw.coerce(lw.take(op, 3 + j), v.type, r.type)
+        for j, (v, r) in enumerate(zip(op.operands[3:], op.results))
+    ]
     n = _trip_count(lw, lo, hi, step)
     fn = b.function
     pre = b.block
@@ -105,7 +114,9 @@ def _for(lw: Lowerer, op: Op) -> list[Lowered]:
 
 def _while(lw: Lowerer, op: Op) -> list[Lowered]:
     b = lw.builder
-    inits = [lw.coerce(lw.take(op, j), v.type, r.type) for j, (v, r) in enumerate(zip(op.operands, op.results))]
+    inits = [
+        lw.coerce(lw.take(op, j), v.type, r.type) for j, (v, r) in enumerate(zip(op.operands, op.results))
+    ]
     fn = b.function
     pre = b.block
     cond_bb, body_bb, exit_bb = (fn.append_basic_block(f"while.{s}") for s in ("cond", "body", "end"))

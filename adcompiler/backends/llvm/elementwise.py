@@ -86,7 +86,10 @@ def broadcast_shapes(lw: Lowerer, shapes: Sequence[Sequence[ir.Value]]) -> list[
         for other in dims[1:]:
             if other is dim:
                 continue
-            clash = b.and_(b.icmp_signed("!=", dim, other), b.and_(b.icmp_signed("!=", dim, one), b.icmp_signed("!=", other, one)))
+            clash = b.and_(
+                b.icmp_signed("!=", dim, other),
+                b.and_(b.icmp_signed("!=", dim, one), b.icmp_signed("!=", other, one)),
+            )
             lw.fail_if(clash, ValueError, "operands could not be broadcast together")
             dim = b.select(b.icmp_signed("==", dim, one), other, dim)
         out.append(dim)
@@ -111,7 +114,10 @@ def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
         skip = out_rank - value.rank
 
         def read(index: Sequence[ir.Value]) -> ir.Value:
-            own = [lw.builder.select(lw.builder.icmp_signed("==", d, one), zero, i) for d, i in zip(value.shape, index[skip:])]
+            own = [
+                lw.builder.select(lw.builder.icmp_signed("==", d, one), zero, i)
+                for d, i in zip(value.shape, index[skip:])
+            ]
             return value.load(own)
 
         return read
@@ -130,7 +136,9 @@ def deferred(lw: Lowerer, op: Op) -> Deferred:
     dtypes = [v.type.dtype for v in op.operands]
     shape = broadcast_shapes(lw, [shape_of(v) for v in values])
     readers = [reader(lw, v, out.rank) for v in values]
-    return Deferred(out.dtype, shape, lambda index: kernel(lw, [r(index) for r in readers], dtypes, out.dtype))
+    return Deferred(
+        out.dtype, shape, lambda index: kernel(lw, [r(index) for r in readers], dtypes, out.dtype)
+    )
 
 
 def alloc_array(lw: Lowerer, dtype: str, shape: Sequence[ir.Value], zero: bool = False) -> ArrayVal:

@@ -129,7 +129,10 @@ def cache_store(key: str, machine: Machine, obj: bytes, meta: dict) -> None:
     name = cache_key(key)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        for suffix, data in ((".o", obj), (".json", json.dumps({**meta, "llvm_ir": machine.llvm_ir}).encode())):
+        for suffix, data in (
+            (".o", obj),
+            (".json", json.dumps({**meta, "llvm_ir": machine.llvm_ir}).encode()),
+        ):
             fd, tmp = tempfile.mkstemp(dir=root)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -68,7 +68,9 @@ class Lowerer:
         _check_types(self.fn)
         params = self.fn.params
         record = ir.LiteralStructType([t for v in self.fn.returns for t in leaf_types(v.type)])
-        fnty = ir.FunctionType(I32, [t for p in params for t in param_leaf_types(p.type)] + [record.as_pointer()])
+        fnty = ir.FunctionType(
+            I32, [t for p in params for t in param_leaf_types(p.type)] + [record.as_pointer()]
+        )
         core = ir.Function(self.module, fnty, "adc_core")
         core.linkage = "internal"
         for arg in core.args:
@@ -180,7 +182,9 @@ class Lowerer:
             return cast(self, value, src.dtype, dst.dtype)
         raise unsupported(f"a value that is {src} on one path and {dst} on another", self.loc)
 
-    def choose(self, cond: ir.Value, if_true: Callable[[], Lowered], if_false: Callable[[], Lowered], t: Type) -> Lowered:
+    def choose(
+        self, cond: ir.Value, if_true: Callable[[], Lowered], if_false: Callable[[], Lowered], t: Type
+    ) -> Lowered:
         """Run one of two code generators at run time; a phi joins their values of type ``t``."""
         b = self.builder
         fn = b.function
@@ -247,7 +251,9 @@ def _param_value(t: Type, leaves) -> Lowered:
     if isinstance(t, Tensor) and t.rank:
         data = next(leaves)
         null = ir.Constant(ir.IntType(8).as_pointer(), None)
-        return ArrayVal(t.dtype, data, null, [next(leaves) for _ in range(t.rank)], [next(leaves) for _ in range(t.rank)])
+        return ArrayVal(
+            t.dtype, data, null, [next(leaves) for _ in range(t.rank)], [next(leaves) for _ in range(t.rank)]
+        )
     if isinstance(t, TupleT):
         return tuple(_param_value(e, leaves) for e in t.elts)
     return unflatten(t, leaves)
@@ -276,7 +282,9 @@ def _constant(lw: Lowerer, value: Any, t: Type) -> Lowered:
         return None
     if t.rank == 0:
         return ir.Constant(SCALAR[t.dtype], bool(value) if t.dtype == "bool" else value)
-    return arrays.constant_array(lw, np.asarray(value, dtype={"f64": np.float64, "i64": np.int64, "bool": np.bool_}[t.dtype]))
+    return arrays.constant_array(
+        lw, np.asarray(value, dtype={"f64": np.float64, "i64": np.int64, "bool": np.bool_}[t.dtype])
+    )
 
 
 def _tuple(lw: Lowerer, op: Op) -> Lowered:
@@ -310,9 +318,16 @@ def _check_finite(lw: Lowerer, op: Op) -> None:
     x, t = lw.get(op.operands[0]), op.operands[0].type
     if not isinstance(t, Tensor) or t.dtype != "f64":
         return
-    finite = arrays.all_finite(lw, x) if t.rank else lw.builder.fcmp_ordered(
-        "<", lw.builder.call(lw.rt.math("fabs"), [x]), ir.Constant(x.type, float("inf")))
-    lw.fail_if(lw.builder.not_(finite), NumericError, f"non-finite value in {op.attrs.get('what') or 'a value'}")
+    finite = (
+        arrays.all_finite(lw, x)
+        if t.rank
+        else lw.builder.fcmp_ordered(
+            "<", lw.builder.call(lw.rt.math("fabs"), [x]), ir.Constant(x.type, float("inf"))
+        )
+    )
+    lw.fail_if(
+        lw.builder.not_(finite), NumericError, f"non-finite value in {op.attrs.get('what') or 'a value'}"
+    )
 
 
 #: op name -> lowering rule; elementwise ops go through one rule for scalars and arrays

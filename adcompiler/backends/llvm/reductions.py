@@ -62,8 +62,11 @@ def _reduce(name: str):
         axes = _axes(op, xt.rank)
         count = _product(lw, [shape[k] for k in axes])
         if nonempty:
-            lw.fail_if(lw.builder.icmp_signed("==", count, _ZERO), ValueError,
-                       f"zero-size array to reduction operation {name} which has no identity")
+            lw.fail_if(
+                lw.builder.icmp_signed("==", count, _ZERO),
+                ValueError,
+                f"zero-size array to reduction operation {name} which has no identity",
+            )
         init = ir.Constant(SCALAR[acc_dtype], float_init if acc_dtype == "f64" else int_init)
         read = reader(lw, x, xt.rank)
         dtypes = [acc_dtype, acc_dtype]
@@ -72,12 +75,18 @@ def _reduce(name: str):
             return kernel(lw, [acc, cast(lw, read(index), xt.dtype, acc_dtype)], dtypes, acc_dtype)
 
         def finish(total: ir.Value) -> ir.Value:
-            return lw.builder.fdiv(total, lw.builder.sitofp(count, total.type), flags=lw.fmf) if name == "mean" else total
+            return (
+                lw.builder.fdiv(total, lw.builder.sitofp(count, total.type), flags=lw.fmf)
+                if name == "mean"
+                else total
+            )
 
         if not out.rank:
             return finish(_accumulate(lw, shape, init, combine))
         keep = bool(op.attrs.get("keepdims"))
-        result = fill(lw, alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)]), init)
+        result = fill(
+            lw, alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)]), init
+        )
 
         def visit(index: list[ir.Value]) -> None:
             at = [(_ZERO if k in axes else i) for k, i in enumerate(index)]
@@ -85,12 +94,19 @@ def _reduce(name: str):
 
         loop_nest(lw, shape, visit)
         if name == "mean":
-            loop_nest(lw, result.shape, lambda index: store(lw, result, index, finish(load(lw, result, index))))
+            loop_nest(
+                lw, result.shape, lambda index: store(lw, result, index, finish(load(lw, result, index)))
+            )
         if keep:
             return result
         kept = [k for k in range(xt.rank) if k not in axes]
-        return ArrayVal(result.dtype, result.data, result.meminfo, [result.shape[k] for k in kept],
-                        [result.strides[k] for k in kept])
+        return ArrayVal(
+            result.dtype,
+            result.data,
+            result.meminfo,
+            [result.shape[k] for k in kept],
+            [result.strides[k] for k in kept],
+        )
 
     return rule
 
@@ -111,8 +127,11 @@ def _arg_extreme(better: str):
             raise unsupported(f"{op.name} with an axis", op.loc)
         x, xt = lw.get(op.operands[0]), op.operands[0].type
         shape = shape_of(x)
-        lw.fail_if(lw.builder.icmp_signed("==", _product(lw, shape), _ZERO), ValueError,
-                   f"attempt to get {op.name} of an empty sequence")
+        lw.fail_if(
+            lw.builder.icmp_signed("==", _product(lw, shape), _ZERO),
+            ValueError,
+            f"attempt to get {op.name} of an empty sequence",
+        )
         read = reader(lw, x, xt.rank)
         dtype = "f64" if xt.dtype == "f64" else "i64"
         best = lw.alloca(SCALAR[dtype])
@@ -148,9 +167,14 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
     shape = shape_of(x)
     read = reader(lw, x, xt.rank)
     if not out.rank:
-        return _accumulate(lw, shape, ir.Constant(SCALAR[out.dtype], 0),
-                           lambda acc, index: KERNELS["add"](lw, [acc, cast(lw, read(index), xt.dtype, out.dtype)],
-                                                            [out.dtype] * 2, out.dtype))
+        return _accumulate(
+            lw,
+            shape,
+            ir.Constant(SCALAR[out.dtype], 0),
+            lambda acc, index: KERNELS["add"](
+                lw, [acc, cast(lw, read(index), xt.dtype, out.dtype)], [out.dtype] * 2, out.dtype
+            ),
+        )
     target = dims(lw, op.operands[1])
     if len(target) > xt.rank:
         raise unsupported("sum_to a shape of higher rank than the array", op.loc)
@@ -164,7 +188,9 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
 
     def visit(index: list[ir.Value]) -> None:
         at = [lw.builder.select(s, _ZERO, i) for s, i in zip(summed, index[lead:])]
-        total = KERNELS["add"](lw, [load(lw, result, at), cast(lw, read(index), xt.dtype, out.dtype)], [out.dtype] * 2, out.dtype)
+        total = KERNELS["add"](
+            lw, [load(lw, result, at), cast(lw, read(index), xt.dtype, out.dtype)], [out.dtype] * 2, out.dtype
+        )
         store(lw, result, at, total)
 
     loop_nest(lw, shape, visit)
@@ -182,7 +208,9 @@ def _product_rule(name: str):
             ra, rc = reader(lw, a, out.rank), reader(lw, c, out.rank)  # a scalar times an array
             dtypes = [at.dtype, ct.dtype]
             shape = shape_of(a) or shape_of(c)
-            product = Deferred(out.dtype, shape, lambda index: KERNELS["mul"](lw, [ra(index), rc(index)], dtypes, out.dtype))
+            product = Deferred(
+                out.dtype, shape, lambda index: KERNELS["mul"](lw, [ra(index), rc(index)], dtypes, out.dtype)
+            )
             return materialize(lw, product) if out.rank else product.load([])
         if at.rank not in (1, 2) or ct.rank not in (1, 2):
             raise unsupported(f"{name} of arrays of rank {at.rank} and {ct.rank}", op.loc)
@@ -203,6 +231,7 @@ def _product_rule(name: str):
             return _accumulate(lw, [inner], zero, lambda acc, k: term(acc, k, k))
         result = alloc_array(lw, dt, sa[:-1] + sc[1:], zero=True)
         if at.rank == 2 and ct.rank == 1:  # y[i] = sum_k a[i, k] c[k]
+
             def row(i: ir.Value) -> None:
                 store(lw, result, [i], _accumulate(lw, [inner], zero, lambda acc, k: term(acc, [i, k[0]], k)))
 
@@ -215,7 +244,11 @@ def _product_rule(name: str):
             ia = [i, k] if at.rank == 2 else [k]
             store(lw, result, at_ij, term(load(lw, result, at_ij), ia, [k, j]))
 
-        counted_loop(lw, rows, lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))))
+        counted_loop(
+            lw,
+            rows,
+            lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))),
+        )
         return result
 
     return rule

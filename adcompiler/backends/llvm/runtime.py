@@ -138,5 +138,6 @@ class Runtime:
 
     def data_of(self, builder: ir.IRBuilder, meminfo: ir.Value, elem: ir.Type) -> ir.Value:
         """The first element of a block."""
-        return builder.bitcast(builder.gep(meminfo, [ir.Constant(I64, HEADER)], inbounds=True), elem.as_pointer())
-
+        return builder.bitcast(
+            builder.gep(meminfo, [ir.Constant(I64, HEADER)], inbounds=True), elem.as_pointer()
+        )

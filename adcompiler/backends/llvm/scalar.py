@@ -104,7 +104,9 @@ def _float_divmod(lw: Lowerer, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.V
     zero = ir.Constant(F64, 0.0)
     mod = b.frem(x, y, flags=f)
     div = b.fdiv(b.fsub(x, mod, flags=f), y, flags=f)
-    fix = b.and_(b.fcmp_unordered("!=", mod, zero), b.xor(b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", mod, zero)))
+    fix = b.and_(
+        b.fcmp_unordered("!=", mod, zero), b.xor(b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", mod, zero))
+    )
     mod = b.select(fix, b.fadd(mod, y, flags=f), mod)
     div = b.select(fix, b.fsub(div, ir.Constant(F64, 1.0), flags=f), div)
     floordiv = b.call(lw.rt.math("floor"), [div])
@@ -129,7 +131,11 @@ def _int_pow(lw: Lowerer, x: ir.Value, y: ir.Value) -> ir.Value:
         acc = fb.select(odd, fb.mul(acc_phi, base_phi), acc_phi)
         next_exp = fb.ashr(exp_phi, ir.Constant(I64, 1))
         next_base = fb.mul(base_phi, base_phi)
-        for phi, start, again in ((acc_phi, ir.Constant(I64, 1), acc), (base_phi, base, next_base), (exp_phi, exp, next_exp)):
+        for phi, start, again in (
+            (acc_phi, ir.Constant(I64, 1), acc),
+            (base_phi, base, next_base),
+            (exp_phi, exp, next_exp),
+        ):
             phi.add_incoming(start, entry)
             phi.add_incoming(again, loop)
         fb.cbranch(fb.icmp_signed(">", next_exp, ir.Constant(I64, 0)), loop, done)
@@ -306,10 +312,14 @@ KERNELS: dict[str, Kernel] = {
     },
     "neg": _same_map(lambda lw, x: lw.builder.neg(x), lambda lw, x: lw.builder.fneg(x, flags=lw.fmf)),
     "abs": _same_map(
-        lambda lw, x: lw.builder.select(lw.builder.icmp_signed("<", x, ir.Constant(I64, 0)), lw.builder.neg(x), x),
+        lambda lw, x: lw.builder.select(
+            lw.builder.icmp_signed("<", x, ir.Constant(I64, 0)), lw.builder.neg(x), x
+        ),
         _fcall("fabs"),
     ),
-    "square": _same_map(lambda lw, x: lw.builder.mul(x, x), lambda lw, x: lw.builder.fmul(x, x, flags=lw.fmf)),
+    "square": _same_map(
+        lambda lw, x: lw.builder.mul(x, x), lambda lw, x: lw.builder.fmul(x, x, flags=lw.fmf)
+    ),
     "sign": _same_map(_sign_int, _sign_float),
     "floor": _same_map(_identity, _fcall("floor")),
     "ceil": _same_map(_identity, _fcall("ceil")),

@@ -65,11 +65,16 @@ def _push(lw: Lowerer, op: Op) -> None:
     full = b.icmp_signed("==", length, b.load(tape.field(b, 2)))
     with b.if_then(full, likely=False):
         capacity = b.load(tape.field(b, 2))
-        capacity = b.select(b.icmp_signed("==", capacity, ir.Constant(I64, 0)), ir.Constant(I64, _INITIAL_CAPACITY),
-                            b.shl(capacity, ir.Constant(I64, 1)))
+        capacity = b.select(
+            b.icmp_signed("==", capacity, ir.Constant(I64, 0)),
+            ir.Constant(I64, _INITIAL_CAPACITY),
+            b.shl(capacity, ir.Constant(I64, 1)),
+        )
         old = b.bitcast(b.load(tape.field(b, 0)), I8P)
         new = b.call(lw.rt.libc("realloc"), [old, b.mul(capacity, _sizeof(b, tape.record))])
-        lw.fail_if(b.icmp_unsigned("==", new, ir.Constant(I8P, None)), MemoryError, "out of memory growing a tape")
+        lw.fail_if(
+            b.icmp_unsigned("==", new, ir.Constant(I8P, None)), MemoryError, "out of memory growing a tape"
+        )
         b.store(b.bitcast(new, tape.record.as_pointer()), tape.field(b, 0))
         b.store(capacity, tape.field(b, 2))
     record = b.gep(b.load(tape.field(b, 0)), [length], inbounds=True)
@@ -83,7 +88,11 @@ def _pop(lw: Lowerer, op: Op) -> Lowered:
     tape = _tape(lw, op, t)
     b = lw.builder
     length = b.load(tape.field(b, 1))
-    lw.fail_if(b.icmp_signed("==", length, ir.Constant(I64, 0)), IndexError, f"pop from the empty tape {op.attrs['tape']!r}")
+    lw.fail_if(
+        b.icmp_signed("==", length, ir.Constant(I64, 0)),
+        IndexError,
+        f"pop from the empty tape {op.attrs['tape']!r}",
+    )
     length = b.sub(length, ir.Constant(I64, 1))
     b.store(length, tape.field(b, 1))
     return _load_record(b, tape, length)
@@ -91,8 +100,10 @@ def _pop(lw: Lowerer, op: Op) -> Lowered:
 
 def _load_record(b: ir.IRBuilder, tape: Tape, index: ir.Value) -> Lowered:
     record = b.gep(b.load(tape.field(b, 0)), [index], inbounds=True)
-    leaves = [b.load(b.gep(record, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True))
-              for k in range(len(tape.record.elements))]
+    leaves = [
+        b.load(b.gep(record, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True))
+        for k in range(len(tape.record.elements))
+    ]
     return unflatten(tape.type, iter(leaves))
 
 
@@ -101,7 +112,11 @@ def release_tapes(lw: Lowerer) -> None:
     for tape in lw.tapes.values():
         b = lw.builder
         if has_arrays(tape.type):
-            counted_loop(lw, b.load(tape.field(b, 1)), lambda i, tape=tape: lw.decref(_load_record(lw.builder, tape, i)))
+            counted_loop(
+                lw,
+                b.load(tape.field(b, 1)),
+                lambda i, tape=tape: lw.decref(_load_record(lw.builder, tape, i)),
+            )
             b = lw.builder
         b.call(lw.rt.libc("free"), [b.bitcast(b.load(tape.field(b, 0)), I8P)])
 

@@ -77,7 +77,7 @@ Lowered = ir.Value | ArrayVal | Deferred | tuple | None
 
 
 def unsupported(what: str, loc: Loc | None = None) -> ADTypeError:
-    return ADTypeError(f"the LLVM backend cannot handle {what}; use backend=\"python\"", loc)
+    return ADTypeError(f'the LLVM backend cannot handle {what}; use backend="python"', loc)
 
 
 def check_type(t: Type | None, loc: Loc | None = None) -> Type:
@@ -158,8 +158,13 @@ def zero_value(t: Type) -> Lowered:
         if t.rank == 0:
             return ir.Constant(SCALAR[t.dtype], 0)
         zero = ir.Constant(I64, 0)
-        return ArrayVal(t.dtype, ir.Constant(array_ptr(t.dtype), None), ir.Constant(I8P, None),
-                        [zero] * t.rank, [zero] * t.rank)
+        return ArrayVal(
+            t.dtype,
+            ir.Constant(array_ptr(t.dtype), None),
+            ir.Constant(I8P, None),
+            [zero] * t.rank,
+            [zero] * t.rank,
+        )
     if isinstance(t, TupleT):
         return tuple(zero_value(e) for e in t.elts)
     return None

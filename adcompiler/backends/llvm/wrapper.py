@@ -14,6 +14,7 @@ their base object drops its reference when NumPy frees the array.
 from __future__ import annotations
 
 import ctypes
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -175,8 +176,7 @@ def _reader(t: Type, fields: list[str]) -> Callable[[Any], Any]:
         return lambda record: None
     if t.rank:
         return _array_reader(t.dtype, t.rank, fields)
-    (name,) = fields
-    return lambda record: getattr(record, name)
+    return operator.attrgetter(*fields)
 
 
 def _argument(t: Type) -> Callable[[Any], list[Any]] | None:
@@ -200,12 +200,16 @@ def _argument(t: Type) -> Callable[[Any], list[Any]] | None:
     return array
 
 
-def make_caller(fn: Function, address: int, errors: list[tuple[type[BaseException], str]]) -> Callable[..., Any]:
+def make_caller(
+    fn: Function, address: int, errors: list[tuple[type[BaseException], str]]
+) -> Callable[..., Any]:
     """The Python function calling ``adc_entry`` at ``address``."""
     if not _LAYOUT_OK and any(isinstance(p.type, Tensor) and p.type.rank for p in fn.params):
         raise unsupported("array arguments with this NumPy (unexpected PyArrayObject layout)", fn.loc)
     leaves = [lt for r in fn.returns for lt in leaf_types(r.type)]
-    record_type = type("Record", (ctypes.Structure,), {"_fields_": [(f"f{i}", _ctype(t)) for i, t in enumerate(leaves)]})
+    record_type = type(
+        "Record", (ctypes.Structure,), {"_fields_": [(f"f{i}", _ctype(t)) for i, t in enumerate(leaves)]}
+    )
     argtypes = [c for p in fn.params for c in _abi_ctypes(p.type)]
     cfunc = ctypes.PYFUNCTYPE(ctypes.c_int32, *argtypes, ctypes.c_void_p)(address)
     record = record_type()

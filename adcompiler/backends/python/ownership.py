@@ -211,6 +211,10 @@ class Ownership:
                 break
             previous = decisions
             starts = self._next_starts(op, inits, starts, yields, written, head)
+        for r, a in zip(op.results, carried):  # on exit: what the last trip carried
+            self.node[r] = self.storage(a)
+            if a in self.readonly:
+                self.readonly.add(r)
 
     def _next_starts(self, op, inits, starts, yields, written, head) -> list[Storage]:
         """The carried storages of the next trip: the initial value's (or a copy's) and the yield's."""

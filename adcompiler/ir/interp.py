@@ -1,4 +1,4 @@
-"""A reference interpreter of the IR, for tests: each op is the NumPy (or Python) function
+"""The reference interpreter of the IR: each op is the NumPy (or Python) function
 it stands for, and control flow runs directly.
 
 It needs no types, so it runs the frontend's untyped IR as well as typed IR after any
