@@ -12,6 +12,7 @@ from typing import Any
 from .derivatives import (
     Derivative,
     ForwardDerivative,
+    Options,
     Primal,
     ReverseJacobian,
     Transformed,
@@ -29,6 +30,16 @@ def _mode(mode: str) -> str:
     return mode
 
 
+def _reverse_or_forward(
+    kind: str, f: Callable, wrt: WrtSpec, mode: str, backend: str, options: Options
+) -> Transformed:
+    if _mode(mode) == "forward":
+        if options.has_aux or options.intermediates:
+            raise ADError("has_aux and intermediates are available in reverse mode (mode='reverse')")
+        return ForwardDerivative(as_transformed(f), kind, wrt, backend, options)
+    return Derivative(as_transformed(f), kind, wrt, backend, options)
+
+
 def grad(
     f: Callable | None = None,
     wrt: WrtSpec = 0,
@@ -36,48 +47,67 @@ def grad(
     mode: str = "reverse",
     backend: str = "python",
     checkpoint: Any = "auto",
+    debug: bool = False,
+    has_aux: bool = False,
+    intermediates: tuple[str, ...] = (),
 ) -> Any:
-    """The gradient of a scalar function with respect to ``wrt`` (an int, a name or a tuple)."""
+    """The gradient of a scalar function with respect to ``wrt`` (an int, a name or a tuple).
+
+    ``has_aux=True``: ``f`` returns ``(loss, aux)`` and the gradient comes back as ``(grad, aux)``.
+    ``intermediates=("h",)``: also return ``{"h": adjoint of h}`` (what ``retain_grad`` gives).
+    ``debug=True``: raise :class:`NumericError` at the first NaN/inf, naming the op and line.
+    """
+    options = Options(checkpoint, debug, has_aux, tuple(intermediates))
     if f is None:  # @grad(wrt=...)
-        return lambda g: grad(g, wrt, mode=mode, backend=backend, checkpoint=checkpoint)
-    if _mode(mode) == "forward":
-        return ForwardDerivative(as_transformed(f), "grad", wrt, backend)
-    return Derivative(as_transformed(f), "grad", wrt, backend, checkpoint)
+        return lambda g: _reverse_or_forward("grad", g, wrt, mode, backend, options)
+    return _reverse_or_forward("grad", f, wrt, mode, backend, options)
 
 
 def value_and_grad(
-    f: Callable, wrt: WrtSpec = 0, *, mode: str = "reverse", backend: str = "python", checkpoint: Any = "auto"
+    f: Callable,
+    wrt: WrtSpec = 0,
+    *,
+    mode: str = "reverse",
+    backend: str = "python",
+    checkpoint: Any = "auto",
+    debug: bool = False,
+    has_aux: bool = False,
+    intermediates: tuple[str, ...] = (),
 ) -> Transformed:
-    """``(f(*args), grad(f)(*args))``, computed together."""
-    if _mode(mode) == "forward":
-        return ForwardDerivative(as_transformed(f), "value_and_grad", wrt, backend)
-    return Derivative(as_transformed(f), "value_and_grad", wrt, backend, checkpoint)
+    """``(f(*args), grad(f)(*args))``, computed together (``((loss, aux), grad)`` with has_aux)."""
+    options = Options(checkpoint, debug, has_aux, tuple(intermediates))
+    return _reverse_or_forward("value_and_grad", f, wrt, mode, backend, options)
 
 
-def vjp(f: Callable, wrt: WrtSpec = 0, *, backend: str = "python", checkpoint: Any = "auto") -> Transformed:
+def vjp(
+    f: Callable, wrt: WrtSpec = 0, *, backend: str = "python", checkpoint: Any = "auto", debug: bool = False
+) -> Transformed:
     """``g(*args, cotangent)``: the cotangent of ``f``'s output pulled back to ``wrt``."""
-    return Derivative(as_transformed(f), "vjp", wrt, backend, checkpoint)
+    return Derivative(as_transformed(f), "vjp", wrt, backend, Options(checkpoint, debug))
 
 
-def jvp(f: Callable, wrt: WrtSpec = 0, *, backend: str = "python") -> Transformed:
+def jvp(f: Callable, wrt: WrtSpec = 0, *, backend: str = "python", debug: bool = False) -> Transformed:
     """``g(*args, tangent) -> (f(*args), directional derivative)``; a tuple of tangents for a
     tuple ``wrt``."""
-    return ForwardDerivative(as_transformed(f), "jvp", wrt, backend)
+    return ForwardDerivative(as_transformed(f), "jvp", wrt, backend, Options(debug=debug))
 
 
-def jacobian(f: Callable, wrt: WrtSpec = 0, *, mode: str = "reverse", backend: str = "python") -> Transformed:
+def jacobian(
+    f: Callable, wrt: WrtSpec = 0, *, mode: str = "reverse", backend: str = "python", debug: bool = False
+) -> Transformed:
     """The Jacobian, shaped ``out.shape + in.shape``. Forward mode pushes one tangent per input
     entry (cheaper when inputs are few), reverse mode one cotangent per output entry."""
     if _mode(mode) == "forward":
-        return ForwardDerivative(as_transformed(f), "jacobian", wrt, backend)
+        return ForwardDerivative(as_transformed(f), "jacobian", wrt, backend, Options(debug=debug))
     return ReverseJacobian(as_transformed(f), wrt, backend)
 
 
-def hessian(f: Callable, wrt: int | str = 0, *, backend: str = "python") -> Transformed:
+def hessian(f: Callable, wrt: int | str = 0, *, backend: str = "python", debug: bool = False) -> Transformed:
     """The Hessian of a scalar function: forward mode over reverse mode."""
     if isinstance(wrt, (tuple, list)):
         raise NotDifferentiableError("hessian takes one wrt argument; use jacobian(grad(f, wrt=(...)))")
-    return ForwardDerivative(Derivative(as_transformed(f), "grad", wrt, "python"), "jacobian", wrt, backend)
+    inner = Derivative(as_transformed(f), "grad", wrt, "python", Options(debug=debug))
+    return ForwardDerivative(inner, "jacobian", wrt, backend, Options(debug=debug))
 
 
 def jit(f: Callable | Transformed) -> Transformed:

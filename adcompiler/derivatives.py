@@ -11,11 +11,13 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import naming
 from .ad.forward import ForwardAD
+from .ad.debug import insert_checks
 from .ad.reverse import ReverseAD
 from .errors import ADError, NotDifferentiableError
 from .frontend import parse_function
@@ -27,6 +29,20 @@ from .passes.simplify import simplify
 from .passes.typeinfer import arg_types_of, infer_types
 
 WrtSpec = int | str | Sequence[int | str]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user can ask of a transformation besides ``wrt``, ``mode`` and ``backend``."""
+
+    #: None | "auto" | Revolve(snapshots=k) | MemoryBudget(bytes) | a number of bytes
+    checkpoint: Any = "auto"
+    #: check every value of both sweeps for NaN/inf, naming the op and line
+    debug: bool = False
+    #: the function returns ``(loss, aux)``; aux is passed through
+    has_aux: bool = False
+    #: names of local variables whose adjoints are returned too (what ``retain_grad`` gives)
+    intermediates: tuple[str, ...] = ()
 
 
 class Transformed:
@@ -240,14 +256,14 @@ def _resolve_wrt(wrt: WrtSpec, names: list[str], fn_name: str) -> tuple[list[int
 class Derivative(Transformed):
     """A derivative of another transformed function (reverse mode)."""
 
-    def __init__(self, of: Transformed, kind: str, wrt: WrtSpec, backend: str, checkpoint: Any = "auto") -> None:
+    def __init__(self, of: Transformed, kind: str, wrt: WrtSpec, backend: str, options: Options = Options()) -> None:
         super().__init__()
         self.of = of
         self.kind = kind  # "grad" | "value_and_grad" | "vjp"
-        self._args = (of, kind, wrt, backend, checkpoint)
+        self._args = (of, kind, wrt, backend, options)
         self.root = of.root
         self.backend = backend
-        self.checkpoint = checkpoint
+        self.options = options
         self.param_names = list(inspect.signature(self.root).parameters)
         self.wrt, self.many = _resolve_wrt(wrt, self.param_names, of.__name__)
 
@@ -278,11 +294,13 @@ class Derivative(Transformed):
                     primal.loc,
                 )
             wrt = tuple(self.wrt) if self.many else self.wrt[0]
-            return ForwardDerivative(self.of, self.kind, wrt, self.backend)._build_ir(arg_types)
+            return ForwardDerivative(self.of, self.kind, wrt, self.backend, self.options)._build_ir(arg_types)
         self._check_wrt(primal)
-        out = primal.returns[0]
+        out, aux = _split_aux(primal, self.options.has_aux)
         self._check_output(primal, out)
         cotangent_type = arg_types[-1] if self.kind == "vjp" else None
+        ad = ReverseAD(primal, self.wrt, [out])
+        intermediates = [_local(primal, name) for name in self.options.intermediates]
 
         def seeds(b: Builder, fn: Function) -> list[tuple[Value, Value]]:
             if self.kind != "vjp":
@@ -294,11 +312,27 @@ class Derivative(Transformed):
 
         def pack(b: Builder, value: Value, grads: list[Value]) -> Value:
             g = b.tuple(*grads) if self.many else grads[0]
-            return b.tuple(value, g) if self.kind == "value_and_grad" else g
+            if aux is not None:
+                loss, aux_value = b.tuple_get(value, index=0), b.tuple_get(value, index=1)
+                result = b.tuple(b.tuple(loss, aux_value), g) if self.kind == "value_and_grad" else b.tuple(g, aux_value)
+            else:
+                result = b.tuple(value, g) if self.kind == "value_and_grad" else g
+            if intermediates:
+                bars = [ad.adjoint_or_zero(b, v) for v in intermediates]
+                result = b.tuple(result, b.tuple(*bars))
+            return result
 
-        return self._run(
-            primal, ("reverse", lambda fn: ReverseAD(fn, self.wrt).build(self.__name__, seeds, pack)), ("simplify", simplify)
-        )
+        passes = [("reverse", lambda fn: ad.build(self.__name__, seeds, pack))]
+        if self.options.debug:
+            passes.append(("debug", lambda fn: insert_checks(fn, lambda k: "forward" if k < ad.forward_end else "reverse")))
+        return self._run(primal, *passes, ("simplify", simplify))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().__call__(*args, **kwargs)
+        if self.options.intermediates:  # the adjoints of named locals, by name
+            result, bars = result
+            return result, dict(zip(self.options.intermediates, bars))
+        return result
 
     def _check_wrt(self, primal: Function) -> None:
         for k in self.wrt:
@@ -323,6 +357,33 @@ class Derivative(Transformed):
             "use ad.vjp(f) for vector-Jacobian products or ad.jacobian(f)",
             primal.loc,
         )
+
+
+def _split_aux(primal: Function, has_aux: bool) -> tuple[Value, Value | None]:
+    """The differentiated output and, with ``has_aux``, the auxiliary one."""
+    out = primal.returns[0]
+    if not has_aux:
+        return out, None
+    op = out.op
+    if op is None or op.name != "tuple" or len(op.operands) != 2:
+        raise NotDifferentiableError(
+            f"with has_aux=True, {primal.name} must return a pair (value to differentiate, auxiliary data)",
+            primal.loc,
+        )
+    return op.operands[0], op.operands[1]
+
+
+def _local(primal: Function, name: str) -> Value:
+    """The last top-level value bound to the user's variable ``name``."""
+    for op in reversed(primal.body.ops):
+        for r in op.results:
+            if r.hint == name:
+                return r
+    raise NotDifferentiableError(
+        f"{primal.name} has no variable {name!r} assigned outside loops and branches "
+        "(intermediates must be top-level locals)",
+        primal.loc,
+    )
 
 
 def _tuple_seeds(b: Builder, out: Value, ct: Value) -> list[tuple[Value, Value]]:
@@ -359,11 +420,12 @@ class ForwardDerivative(Transformed):
     tangent with a leading axis of n directions), not n sweeps.
     """
 
-    def __init__(self, of: Transformed, kind: str, wrt: WrtSpec, backend: str) -> None:
+    def __init__(self, of: Transformed, kind: str, wrt: WrtSpec, backend: str, options: Options = Options()) -> None:
         super().__init__()
         self.of = of
         self.kind = kind  # "jvp" | "grad" | "value_and_grad" | "jacobian"
-        self._args = (of, kind, wrt, backend)
+        self.options = options
+        self._args = (of, kind, wrt, backend, options)
         self.root = of.root
         self.backend = backend
         self.param_names = list(inspect.signature(self.root).parameters)
@@ -405,7 +467,10 @@ class ForwardDerivative(Transformed):
             build = self._jvp(primal, arg_types[-1])
         else:
             build = self._batched(primal)
-        return self._run(primal, ("forward", build), ("simplify", simplify))
+        passes = [("forward", build)]
+        if self.options.debug:
+            passes.append(("debug", lambda fn: insert_checks(fn, lambda k: "forward")))
+        return self._run(primal, *passes, ("simplify", simplify))
 
     def _jvp(self, primal: Function, tangent_type: Type) -> Callable[[Function], Function]:
         def seeds(b: Builder, fn: Function, params: list[Value]) -> list[Value]:

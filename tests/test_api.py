@@ -152,3 +152,26 @@ def test_errors():
         ad.grad(uf.vector_out)(np.ones(3))
     with pytest.raises(ad.NotDifferentiableError, match="'n'.*int"):
         ad.grad(uf.int_param, wrt="n")(1.0, 3)
+
+
+def test_debug_names_the_line_and_the_sweep():
+    with pytest.raises(ad.NumericError, match=r"reverse sweep[\s\S]*return np.sqrt\(y\)"):
+        ad.grad(uf.sqrt_shift, debug=True)(1.0)
+    assert ad.grad(uf.sqrt_shift, debug=True)(2.0) == pytest.approx(0.5)
+    assert "check_finite" not in ad.grad(uf.sqrt_shift).source
+
+
+def test_has_aux():
+    w, x = 0.7, RNG.normal(size=5)
+    g, aux = ad.grad(uf.with_aux, has_aux=True)(w, x)
+    assert aux == pytest.approx(np.mean(np.tanh(w * x)))
+    close(g, fd(lambda w, x: uf.with_aux(w, x)[0], w, x))
+    (loss, aux2), g2 = ad.value_and_grad(uf.with_aux, has_aux=True)(w, x)
+    assert loss == pytest.approx(uf.with_aux(w, x)[0]) and aux2 == pytest.approx(aux) and g2 == pytest.approx(g)
+
+
+def test_intermediates():
+    w, x = 0.4, RNG.normal(size=5)
+    g, bars = ad.grad(uf.two_layer, intermediates=("h",))(w, x)
+    close(bars["h"], 2 * np.sin(w * x))
+    close(g, fd(uf.two_layer, w, x))

@@ -160,3 +160,20 @@ def vector_out(x):
 
 def int_param(x, n):
     return x * n
+
+
+def sqrt_shift(x):
+    y = x - 1.0
+    return np.sqrt(y)
+
+
+def with_aux(w, x):
+    h = np.tanh(w * x)
+    loss = np.sum(h * h)
+    return loss, np.mean(h)
+
+
+def two_layer(w, x):
+    h = np.sin(w * x)
+    out = np.sum(h * h)
+    return out

@@ -180,10 +180,12 @@ class ReverseAD:
         b = Builder(out.body)
         top = _TopScope(None, self.fn.body)
         top.primal.update(zip(self.fn.params, params))
+        b.comment(text="forward sweep")
         for op in self.fn.body.ops:
             self._forward_op(op, top, b, recompute=False)
         #: where the forward sweep ends in the adjoint's body (jacobians reuse it for every row)
         self.forward_end = len(out.body.ops)
+        b.comment(text="reverse sweep")
         for primal_out, cotangent in seeds(b, out):
             if self.activity.is_active(primal_out):
                 self._add_bar(top, b, primal_out, cotangent)
@@ -195,12 +197,17 @@ class ReverseAD:
             bar = top.get_bar(p)
             grads.append(bar if bar is not None else _zero(b, top.lookup(p)))
         value = top.lookup(self.fn.returns[0])
-        out.body.yields = [pack(b, value, grads)]
         #: the adjoint of each top-level primal value, as a value of the adjoint function
         self.adjoints = {v: bar for v, bar in top.bars.items() if bar is not None}
         #: each top-level primal value's counterpart in the forward sweep
         self.forward_values = dict(top.primal)
+        out.body.yields = [pack(b, value, grads)]
         return out
+
+    def adjoint_or_zero(self, b: Builder, v: Value) -> Value:
+        """The adjoint of top-level primal value ``v`` (zero when nothing flowed into it)."""
+        bar = self.adjoints.get(v)
+        return bar if bar is not None else _zero(b, self.forward_values[v])
 
     # ---------------------------------------------------------------- forward sweep
     def _forward_op(self, op: Op, scope: _Scope, b: Builder, recompute: bool) -> None:

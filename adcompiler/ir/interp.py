@@ -141,7 +141,7 @@ _WITH_ATTRS: dict[str, Callable[..., Any]] = {
     "getitem": _getitem, "setitem": _setitem, "index_add": _index_add,
     "tuple_get": lambda op, t: t[op.attrs["index"]],
     "custom_call": lambda op, *xs: op.attrs["rule"](*xs),
-    "assert": _assert, "check_finite": _check_finite,
+    "assert": _assert, "check_finite": _check_finite, "comment": lambda op: None,
 }  # fmt: skip
 
 

@@ -403,8 +403,9 @@ _register(OpDef("push", "tape", _none, ("tape",), pure=False, doc="save a value 
 _register(OpDef("pop", "tape", None, ("tape",), pure=False, doc="take the last value off a tape"))
 _register(OpDef("undef", "ad", None, doc="a placeholder for a branch that defines nothing"))
 
-# checks
+# checks and notes
 _register(OpDef("assert", "check", _none, ("message",), pure=False))
+_register(OpDef("comment", "check", _none, ("text",), pure=False, doc="a note for readers of the generated code"))
 _register(OpDef("check_finite", "check", _none, ("what",), pure=False, doc="debug=True checks"))
 
 # structured control flow; result types are joins of the regions' yields
@@ -421,7 +422,7 @@ ELEMENTWISE_FAMILIES = ("unary", "binary", "compare", "ternary", "cast")
 NON_DIFFERENTIABLE = frozenset(
     "int bool sign floor ceil round not isfinite floordiv lt le gt ge eq ne and or "
     "argmax argmin shape len size ndim zeros ones empty eye arange linspace zeros_like ones_like "
-    "stop_gradient undef assert check_finite".split()
+    "stop_gradient undef assert check_finite comment".split()
 )
 
 __all__ = ["OPS", "OpDef", "ELEMENTWISE_FAMILIES", "NON_DIFFERENTIABLE", "NoneT", "BOOL", "F64", "I64"]

@@ -17,6 +17,7 @@ from llvmlite import ir
 
 from ...ir.core import Op, Value
 from ...ir.types import NoneT, Tensor, TupleT
+from .control import range_length
 from .elementwise import (
     alloc_array,
     assign,
@@ -129,9 +130,7 @@ def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, s
     down = b.icmp_signed("<", step, _ZERO)
     start = _slice_bound(lw, lo, n, down) if lo is not None else b.select(down, b.sub(n, _ONE), _ZERO)
     stop = _slice_bound(lw, hi, n, down) if hi is not None else b.select(down, ir.Constant(I64, -1), n)
-    span = b.select(down, b.sub(start, stop), b.sub(stop, start))
-    stride = b.select(down, b.neg(step), step)
-    length = b.select(b.icmp_signed(">", span, _ZERO), b.add(b.udiv(b.sub(span, _ONE), stride), _ONE), _ZERO)
+    length = range_length(lw, start, stop, step)
     return start, length, step
 
 
@@ -374,10 +373,7 @@ def _arange(lw: Lowerer, op: Op) -> ArrayVal:
         n = b.select(b.fcmp_ordered(">", n, ir.Constant(n.type, 0.0)), b.fptosi(n, I64), _ZERO)
     else:
         lw.fail_if(b.icmp_signed("==", step, _ZERO), ValueError, "arange: step cannot be zero")
-        up = b.icmp_signed(">", step, _ZERO)
-        span = b.select(up, b.sub(hi, lo), b.sub(lo, hi))
-        stride = b.select(up, step, b.neg(step))
-        n = b.select(b.icmp_signed(">", span, _ZERO), b.add(b.udiv(b.sub(span, _ONE), stride), _ONE), _ZERO)
+        n = range_length(lw, lo, hi, step)
     out = alloc_array(lw, t.dtype, [n])
 
     def body(i: ir.Value) -> None:

@@ -66,16 +66,22 @@ def _if(lw: Lowerer, op: Op) -> list[Lowered]:
     return _values(phis, op.results)
 
 
-def _trip_count(lw: Lowerer, lo: ir.Value, hi: ir.Value, step: ir.Value) -> ir.Value:
-    """``len(range(lo, hi, step))``."""
+def range_length(lw: Lowerer, lo: ir.Value, hi: ir.Value, step: ir.Value) -> ir.Value:
+    """``len(range(lo, hi, step))`` for a non-zero ``step`` (also the length of a slice)."""
     b = lw.builder
     zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
-    lw.fail_if(b.icmp_signed("==", step, zero), ValueError, "range() arg 3 must not be zero")
     up = b.icmp_signed(">", step, zero)
     span = b.select(up, b.sub(hi, lo), b.sub(lo, hi))
     stride = b.select(up, step, b.neg(step))
     count = b.add(b.udiv(b.sub(span, one), stride), one)
     return b.select(b.icmp_signed(">", span, zero), count, zero)
+
+
+def _trip_count(lw: Lowerer, lo: ir.Value, hi: ir.Value, step: ir.Value) -> ir.Value:
+    lw.fail_if(
+        lw.builder.icmp_signed("==", step, ir.Constant(I64, 0)), ValueError, "range() arg 3 must not be zero"
+    )
+    return range_length(lw, lo, hi, step)
 
 
 def _for(lw: Lowerer, op: Op) -> list[Lowered]:

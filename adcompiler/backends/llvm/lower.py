@@ -340,6 +340,7 @@ LOWERINGS: dict[str, Rule] = {
     "undef": _undef,
     "assert": _assert,
     "check_finite": _check_finite,
+    "comment": lambda lw, op: None,  # a note for readers of generated source: no code
     **elementwise.LOWERINGS,
     **control.LOWERINGS,
     **arrays.LOWERINGS,

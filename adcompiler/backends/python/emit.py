@@ -68,7 +68,7 @@ class Emitter:
 
     def moves(self, depth: int, pairs: list[tuple[str, ast.expr]]) -> None:
         """Assign each target its value, as if all at once (``a, b = b, a``)."""
-        pairs = [(t, e) for t, e in pairs if not (isinstance(e, ast.Name) and e.id == t)]
+        pairs = [(t, e) for t, e in pairs if not _same(t, e)]
         targets = [t for t, _ in pairs]
         clobbered = any(
             isinstance(node, ast.Name) and node.id in targets[:i]
@@ -93,9 +93,10 @@ class Emitter:
     # ------------------------------------------------------------------ ops
     def region(self, region: Region, depth: int) -> None:
         for op in region.ops:
-            if op in self.plan.prog.dead or (op.results and op.results[0] in self.plan.inline):
+            if op in self.plan.prog.dead or self._is_inlined(op):
                 continue
-            self.comment(op, depth)
+            if op.name != "comment":
+                self.comment(op, depth)
             emitter = STATEMENTS.get(op.name) or CONTROL_EMITTERS.get(op.name) or Emitter.assign
             emitter(self, op, depth)
 
@@ -150,6 +151,14 @@ class Emitter:
     def check_finite(self, op: Op, depth: int) -> None:
         self.put(depth, self.src(call("check_finite", self.expr(op.operands[0]), ast.Constant(op.attrs["what"]))))
 
+    def comment_op(self, op: Op, depth: int) -> None:
+        """A note for readers (``# reverse sweep``): a paragraph of its own."""
+        if self.lines and not self.lines[-1].rstrip().endswith(":"):
+            self.lines.append("")
+        for line in op.attrs["text"].splitlines():
+            self.put(depth, f"# {line}".rstrip())
+        self._last_line = None  # the next statement names its user line again
+
     # ------------------------------------------------------------------ control flow
     def if_(self, op: Op, depth: int) -> None:
         cond = self.expr(op.operands[0])
@@ -166,9 +175,23 @@ class Emitter:
             then, orelse, cond = orelse, [], ast.UnaryOp(ast.Not(), cond)
         self.put(depth, f"if {self.src(cond)}:")
         self.lines.extend(then)
-        if orelse:
+        if orelse and self._only_an_if(op, op.regions[1]):  # else: if ... → elif ...
+            orelse = [line[len(INDENT) :] for line in orelse]
+            first = next(k for k, line in enumerate(orelse) if not line.lstrip().startswith("#"))
+            orelse[first] = orelse[first].replace("if ", "elif ", 1)
+            self.lines.extend(orelse)
+        elif orelse:
             self.put(depth, "else:")
             self.lines.extend(orelse)
+
+    def _only_an_if(self, op: Op, region: Region) -> bool:
+        """Whether ``region`` emits one ``if`` statement and nothing else."""
+        emitted = [q for q in region.ops if q not in self.plan.prog.dead and not self._is_inlined(q)]
+        moves = [(t, e) for t, e in self._yield_moves(op.results, region.yields) if not _same(t, e)]
+        return len(emitted) == 1 and emitted[0].name == "if" and not moves
+
+    def _is_inlined(self, op: Op) -> bool:
+        return bool(op.results) and op.results[0] in self.plan.inline
 
     def for_(self, op: Op, depth: int) -> None:
         lo, hi, step, *inits = op.operands
@@ -221,7 +244,7 @@ class Emitter:
         with self.captured() as lines:
             self.moves(depth + 1, list(entry))
             self.region(body, depth + 1)
-            live = [k for k, a in enumerate(carried) if self._slot_live(op, k)]
+            live = [k for k, a in enumerate(carried) if self.plan.prog.slot_live(op, k)]
             self.moves(depth + 1, [(self.var(carried[k]), self.expr(body.yields[k])) for k in live])
         if not lines and not started:
             lines.append(INDENT * (depth + 1) + "pass")
@@ -230,7 +253,7 @@ class Emitter:
     def _entry_moves(self, op: Op, carried: list[Value], inits: list[Value]) -> list[tuple[str, ast.expr]]:
         pairs = []
         for k, (a, init) in enumerate(zip(carried, inits)):
-            if not self._slot_live(op, k):
+            if not self.plan.prog.slot_live(op, k):
                 continue
             value = self.expr(init)
             if self.plan.copies_init(op, k):
@@ -241,11 +264,9 @@ class Emitter:
     def _yield_moves(self, results: list[Value], values: list[Value]) -> list[tuple[str, ast.expr]]:
         return [(self.var(r), self.expr(v)) for r, v in zip(results, values) if self.used(r)]
 
-    def _slot_live(self, op: Op, k: int) -> bool:
-        """A carried slot matters if its result is used or the loop reads it."""
-        if self.used(op.results[k]):
-            return True
-        return any(self.used(region.args[k + (op.name == "for")]) for region in op.regions)
+
+def _same(target: str, value: ast.expr) -> bool:
+    return isinstance(value, ast.Name) and value.id == target
 
 
 def _is_int(v: Value, number: int) -> bool:
@@ -268,6 +289,7 @@ STATEMENTS: dict[str, Callable[[Emitter, Op, int], None]] = {
     "pop": Emitter.pop,
     "assert": Emitter.assert_,
     "check_finite": Emitter.check_finite,
+    "comment": Emitter.comment_op,
 }
 
 CONTROL_EMITTERS: dict[str, Callable[[Emitter, Op, int], None]] = {

@@ -5,6 +5,13 @@ the emission context (for constants and user rules that need a module-level name
 returns an ``ast`` expression; ``ast.unparse`` later adds exactly the parentheses that
 precedence needs. Float scalars (rank 0) use ``math`` and operators, which are faster
 than NumPy on Python floats; arrays and values of unknown rank use NumPy.
+
+Python floats are loud where NumPy is quiet: ``1.0 / 0.0`` and ``math.log(-1.0)`` raise
+instead of giving inf or nan. That is the better default for generated code (an error at
+the line that caused it), but never a *silent* difference: ``(-8.0) ** 0.5`` would be a
+complex number, so a power that could leave the reals is written ``math.pow``, which
+raises. With ``debug=True`` checks in the function (``ctx.ieee``), scalars follow NumPy
+so that inf and nan reach the checks that name the user's line.
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ class Context(Protocol):
 
     def rule_callable(self, op: Op) -> ast.expr:
         """An expression naming the function a ``custom_*`` op calls."""
+
+    #: scalars follow NumPy (IEEE inf/nan) rather than Python's exceptions
+    ieee: bool
 
 
 Rule = Callable[[Op, list[ast.expr], Context], ast.expr]
@@ -118,26 +128,56 @@ def _is_none_literal(e: ast.expr) -> bool:
 # --------------------------------------------------------------------------- rule makers
 def _unary(math_name: str | None, np_name: str) -> Rule:
     def rule(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
-        if math_name is not None and is_scalar(op.operands[0]):
+        if math_name is not None and is_scalar(op.operands[0]) and not ctx.ieee:
             return call(f"math.{math_name}", a[0])
         return call(f"np.{np_name}", a[0])
 
     return rule
 
 
-def _scalar_or(scalar: Rule, array: str) -> Rule:
-    """``scalar`` when every operand is a scalar, else the NumPy function ``array``."""
+def _scalar_or(scalar: Rule, array: str, raises: bool = False) -> Rule:
+    """``scalar`` when every operand is a scalar, else the NumPy function ``array``.
+
+    ``raises``: the scalar form can raise where NumPy gives inf (so not under ``ctx.ieee``).
+    """
 
     def rule(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
-        if all(is_scalar(v) for v in op.operands):
+        if all(is_scalar(v) for v in op.operands) and not (raises and ctx.ieee):
             return scalar(op, a, ctx)
         return call(f"np.{array}", *a)
 
     return rule
 
 
+def _pow(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
+    x, y = op.operands
+    if is_scalar(x) and is_scalar(y) and not ctx.ieee and not _stays_real(x, y):
+        return call("math.pow", *a)
+    return ast.BinOp(a[0], ast.Pow(), a[1])
+
+
+def _stays_real(x: Value, y: Value) -> bool:
+    """``x ** y`` on Python numbers cannot be complex: integer exponent or non-negative base."""
+    exponent, base = const_value(y), const_value(x)
+    if y.type.dtype in ("i64", "bool") or (isinstance(exponent, float) and exponent.is_integer()):
+        return True
+    return isinstance(base, (int, float)) and base >= 0
+
+
 def _binop(operator: ast.operator) -> Rule:
     return lambda op, a, ctx: ast.BinOp(a[0], operator, a[1])
+
+
+def _add_or_sub(subtract: bool) -> Rule:
+    """``a + -b`` reads ``a - b`` (and ``a - -b`` reads ``a + b``): the same in IEEE arithmetic."""
+
+    def rule(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
+        right = a[1]
+        if isinstance(right, ast.UnaryOp) and isinstance(right.op, ast.USub):
+            return ast.BinOp(a[0], ast.Add() if subtract else ast.Sub(), right.operand)
+        return ast.BinOp(a[0], ast.Sub() if subtract else ast.Add(), right)
+
+    return rule
 
 
 def _compare(operator: ast.cmpop) -> Rule:
@@ -313,21 +353,21 @@ EXPRS: dict[str, Rule] = {
     "float": _cast("float"),
     "int": _cast("int"),
     "bool": _cast("bool"),
-    "exp2": _scalar_or(lambda op, a, ctx: ast.BinOp(ast.Constant(2.0), ast.Pow(), a[0]), "exp2"),
+    "exp2": _scalar_or(lambda op, a, ctx: ast.BinOp(ast.Constant(2.0), ast.Pow(), a[0]), "exp2", raises=True),
     "neg": lambda op, a, ctx: ast.UnaryOp(ast.USub(), a[0]),
     "abs": _scalar_or(lambda op, a, ctx: call("abs", a[0]), "abs"),
-    "square": _scalar_or(lambda op, a, ctx: ast.BinOp(a[0], ast.Pow(), ast.Constant(2)), "square"),
+    "square": _scalar_or(lambda op, a, ctx: ast.BinOp(a[0], ast.Pow(), ast.Constant(2)), "square", raises=True),
     "floor": _integral_keeps("floor"),
     "ceil": _integral_keeps("ceil"),
     "round": _integral_keeps("round"),
     "not": _not,
-    "add": _binop(ast.Add()),
-    "sub": _binop(ast.Sub()),
+    "add": _add_or_sub(subtract=False),
+    "sub": _add_or_sub(subtract=True),
     "mul": _binop(ast.Mult()),
     "div": _binop(ast.Div()),
     "floordiv": _binop(ast.FloorDiv()),
     "mod": _binop(ast.Mod()),
-    "pow": _binop(ast.Pow()),
+    "pow": _pow,
     "maximum": _scalar_or(lambda op, a, ctx: call("max", *a), "maximum"),
     "minimum": _scalar_or(lambda op, a, ctx: call("min", *a), "minimum"),
     "logaddexp": _np("logaddexp"),

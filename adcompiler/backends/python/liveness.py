@@ -88,8 +88,8 @@ class Liveness:
         self._define(op.results, live)
         mid = live - set(op.results)
         then, orelse = op.regions
-        live_then = self._region(then, mid | self.reads_all(then.yields))
-        live_else = self._region(orelse, mid | self.reads_all(orelse.yields))
+        live_then = self._region(then, mid | self.reads_all(self.prog.yielded(then)))
+        live_else = self._region(orelse, mid | self.reads_all(self.prog.yielded(orelse)))
         return live_then | live_else | self.reads(op.operands[0])
 
     def _for(self, op: Op, live: set[Value]) -> set[Value]:
@@ -101,7 +101,7 @@ class Liveness:
         head = set(exit_live)
         while True:
             self._define(args, head)  # the moves args := yields at the end of the body
-            body_in = self._region(body, (head - set(args)) | self.reads_all(body.yields))
+            body_in = self._region(body, (head - set(args)) | self.reads_all(self.prog.yielded(body)))
             self._define([index], body_in | set(args))
             new_head = exit_live | (body_in - {index})
             if new_head == head:
@@ -118,10 +118,10 @@ class Liveness:
         head = set(exit_live)
         while True:
             self._define(carried, head)  # the moves carried := yields at the end of the body
-            body_in = self._region(body, (head - set(carried)) | self.reads_all(body.yields))
+            body_in = self._region(body, (head - set(carried)) | self.reads_all(self.prog.yielded(body)))
             self._define(body_args, body_in)  # the moves body_args := carried
             needs = (body_in - set(body_args)) | {c for c, b in zip(carried, body_args) if b in body_in}
-            new_head = self._region(cond, exit_live | needs | self.reads_all(cond.yields))
+            new_head = self._region(cond, exit_live | needs | self.reads_all(self.prog.yielded(cond)))
             if new_head == head:
                 break
             head = new_head
@@ -131,7 +131,7 @@ class Liveness:
     def _checkpoint(self, op: Op, live: set[Value]) -> set[Value]:
         region = op.regions[0]
         self._define(op.results, live)
-        inner = self._region(region, (live - set(op.results)) | self.reads_all(region.yields))
+        inner = self._region(region, (live - set(op.results)) | self.reads_all(self.prog.yielded(region)))
         for a, v in zip(region.args, op.operands):  # ``a = v``: equal values may share a variable
             self._define([a], inner - {v})
         self._define(region.args, ())

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...ir.core import Function, Op
+from ...ir.types import F64
 from . import exprs
 from .emit import INDENT, Emitter
 from .naming import RESERVED, sanitize, unique
@@ -50,6 +51,8 @@ class ModuleContext:
         self._constants: dict[int, ast.expr] = {}
         self._rules: dict[tuple[int, str], ast.expr] = {}
         self.tapes: dict[str, str] = {}
+        #: debug checks in the function: scalars follow NumPy (see :mod:`.exprs`)
+        self.ieee = any(op.name == "check_finite" for op in fn.walk())
         for op in fn.walk():
             self._prepare(op)
 
@@ -163,6 +166,10 @@ def emit_module(fn: Function, *, docstring: str | None = None, header_comments: 
     body = Emitter(plan, ctx, ctx.tapes, ctx.note)
     if docstring:
         body.put(1, _docstring(docstring))
+    floats = [plan.names[p] for p in fn.params if p.type == F64 and plan.prog.is_used(p)]
+    if ctx.ieee and floats:
+        body.put(1, "# debug checks: NumPy floats, so that inf and nan reach them instead of raising")
+        body.moves(1, [(name, exprs.call("np.float64", exprs.name(name))) for name in floats])
     for tape in dict.fromkeys(ctx.tapes.values()):
         body.put(1, f"{tape} = []")
     body.region(fn.body, 1)

@@ -5,7 +5,8 @@ in-place write and its target; a loop's initial value, carried value, yield and 
 an ``if``'s results and the branch values they come from), as long as no two members
 interfere. Each group then takes the first free spelling of its hint (``x``, then
 ``x1``, ``x2``...): a name is free when no interfering group holds it, so ``x = x + 1``
-comes out as the user wrote it. Temporaries without a hint are ``t``, ``t1``...
+comes out as the user wrote it. Temporaries without a hint are ``t``, ``t1``..., each its
+own: reusing a dead temporary's name would make two unrelated values look like one.
 """
 
 from __future__ import annotations
@@ -120,10 +121,13 @@ def allocate(
             hinted = [m for m in members if m.hint]
             best = min(hinted, key=lambda m: (preference.get(m, 9), order[m]), default=None)
             base = sanitize(best.hint) if best is not None and best.hint else TEMP
+            # a temporary never takes over another one's name: ``t = f(t)`` would read as one value
             name = next(
                 n
                 for n in spellings(base)
-                if n not in reserved and not any(groups.conflict(members, g) for g in holders.get(n, ()))
+                if n not in reserved
+                and not (base == TEMP and n in holders)
+                and not any(groups.conflict(members, g) for g in holders.get(n, ()))
             )
         holders.setdefault(name, []).append(members)
         for m in members:

@@ -169,6 +169,8 @@ class Ownership:
         region = op.regions[0]
         for a, v in zip(region.args, op.operands):
             self.node[a] = self.storage(v)
+            if v in self.readonly:
+                self.readonly.add(a)
         self._region(region)
         for r, y in zip(op.results, region.yields):
             self.node[r] = self.storage(y)
@@ -198,8 +200,10 @@ class Ownership:
         previous: object = None
         while True:
             for args in arg_lists:
-                for a, node in zip(args, starts):
+                for a, node, init, y in zip(args, starts, inits, yields):
                     self.node[a] = node
+                    if init in self.readonly or y in self.readonly:
+                        self.readonly.add(a)
             for region in regions:
                 self._region(region)
             written = {n.find() for q, n in self.wrote.items() if q in self._inside(op)}

@@ -55,6 +55,8 @@ def make_plan(fn: Function, reserved: set[str]) -> Plan:
 class _Placeholders:
     """A context for measuring expressions before names exist."""
 
+    ieee = False
+
     def constant(self, value: Any, hint: str | None) -> ast.expr:
         if isinstance(value, (int, float, bool, str, tuple)) or value is None:
             return exprs.literal(value)
@@ -101,7 +103,7 @@ class _Inliner:
                 expr = exprs.expression(op, [self._of(v) for v in op.operands], self.ctx)
                 if len(ast.unparse(expr)) <= MAX_INLINED:
                     self._take(op, expr)
-        self._fit(region.yields)
+        self._fit(self.prog.yielded(region))
 
     def _take(self, op: Op, expr: ast.expr | None = None) -> None:
         v = op.result

@@ -1,7 +1,9 @@
 """Where every op sits and who uses each value: the facts every later analysis starts from.
 
-Dead pure ops (their results never used, transitively) are found here once, so that no
-later step names, inlines or emits them: a careful person would not write them either.
+Dead code is found here once (a mark-live pass from the returned values and the ops with
+effects), so that no later step names, inlines or emits it: a careful person would not
+write it either. That includes loop slots that only feed themselves (a carried value
+whose result is never read), which a use count alone cannot see.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ CONTROL = frozenset({"if", "for", "while", "checkpoint"})
 
 @dataclass(frozen=True, eq=False)
 class Use:
-    """One use of a value: by ``user`` (an op of ``region``), or by ``region``'s yields."""
+    """One use of a value: by ``user`` (an op of ``region``), or as ``region``'s yield ``index``."""
 
     user: Op | None
     region: Region
+    index: int = 0
 
 
 class Program:
-    """Structure and use lists of one function."""
+    """Structure, live code and use lists of one function."""
 
     def __init__(self, fn: Function) -> None:
         self.fn = fn
@@ -36,10 +39,12 @@ class Program:
         self.order: dict[Value, int] = {}
         self._all_uses: dict[Value, list[Use]] = {}
         self._walk(fn.body)
-        self.dead = self._find_dead()
-        self.uses: dict[Value, list[Use]] = {
-            v: [u for u in us if u.user not in self.dead] for v, us in self._all_uses.items()
-        }
+        self.live: set[Value] = set()
+        self.live_slots: set[tuple[Op, int]] = set()
+        self.needed: set[Op] = set()
+        self._mark_live()
+        self.dead = {op for op in self.region_of if self._is_dead(op)}
+        self.uses = {v: [u for u in us if self._use_is_live(u)] for v, us in self._all_uses.items()}
 
     def uses_of(self, v: Value) -> list[Use]:
         return self.uses.get(v, [])
@@ -47,11 +52,15 @@ class Program:
     def is_used(self, v: Value) -> bool:
         return bool(self.uses.get(v))
 
-    def enclosing(self, region: Region) -> Region | None:
-        """The region around ``region``'s op (None for the function body)."""
-        op = self.parent.get(region)
-        return None if op is None else self.region_of[op]
+    def slot_live(self, op: Op, k: int) -> bool:
+        """Whether carried slot ``k`` of a loop matters (its result or its variable is read)."""
+        return (op, k) in self.live_slots
 
+    def yielded(self, region: Region) -> list[Value]:
+        """The values ``region`` yields into live results or slots."""
+        return [v for k, v in enumerate(region.yields) if self._use_is_live(Use(None, region, k))]
+
+    # ------------------------------------------------------------------ structure
     def _walk(self, region: Region) -> None:
         for a in region.args:
             self.order[a] = len(self.order)
@@ -65,25 +74,89 @@ class Program:
                 self._walk(r)
             for v in op.results:
                 self.order[v] = len(self.order)
-        for v in region.yields:
-            self._all_uses.setdefault(v, []).append(Use(None, region))
+        for k, v in enumerate(region.yields):
+            self._all_uses.setdefault(v, []).append(Use(None, region, k))
 
-    def _find_dead(self) -> set[Op]:
-        """Pure, region-free ops whose results are unused once other dead ops are gone."""
-        count = {v: len(us) for v, us in self._all_uses.items()}
-        dead: set[Op] = set()
-        work = [op for op in self.region_of if self._removable(op, count)]
-        while work:
-            op = work.pop()
-            if op in dead:
-                continue
-            dead.add(op)
+    # ------------------------------------------------------------------ live code
+    def _mark_live(self) -> None:
+        self._work: list[Value] = []
+        for v in self.fn.body.yields:
+            self._mark(v)
+        for op in self.region_of:
+            if not op.opdef.pure and not op.regions:
+                self._need(op)
+                for v in op.operands:
+                    self._mark(v)
+        while self._work:
+            v = self._work.pop()
+            owner = v.owner
+            if isinstance(owner, Op):
+                self._result_live(owner, owner.results.index(v))
+            elif isinstance(owner, Region) and owner in self.parent:
+                self._arg_live(self.parent[owner], owner, owner.args.index(v))
+
+    def _mark(self, v: Value) -> None:
+        if v not in self.live:
+            self.live.add(v)
+            self._work.append(v)
+
+    def _need(self, op: Op | None) -> None:
+        """``op`` must run: so must the control flow around it, and what decides that flow."""
+        while op is not None and op not in self.needed:
+            self.needed.add(op)
+            if op.name == "if":
+                self._mark(op.operands[0])
+            elif op.name == "for":
+                for v in op.operands[:3]:
+                    self._mark(v)
+            elif op.name == "while":
+                self._mark(op.regions[0].yields[0])
+            op = self.parent.get(self.region_of[op])
+
+    def _slot(self, op: Op, k: int) -> None:
+        if (op, k) in self.live_slots:
+            return
+        self.live_slots.add((op, k))
+        self._need(op)
+        first = 3 if op.name == "for" else 0
+        self._mark(op.operands[first + k])
+        self._mark(op.regions[-1].yields[k])
+
+    def _result_live(self, op: Op, k: int) -> None:
+        if op.name in ("for", "while"):
+            self._slot(op, k)
+        elif op.name in ("if", "checkpoint"):
+            self._need(op)
+            for region in op.regions:
+                self._mark(region.yields[k])
+        else:
             for v in op.operands:
-                count[v] -= 1
-                if v.op is not None and v.op not in dead and self._removable(v.op, count):
-                    work.append(v.op)
-        return dead
+                self._mark(v)
 
-    @staticmethod
-    def _removable(op: Op, count: dict[Value, int]) -> bool:
-        return op.opdef.pure and not op.regions and all(count.get(r, 0) == 0 for r in op.results)
+    def _arg_live(self, op: Op, region: Region, k: int) -> None:
+        if op.name == "for":
+            if k == 0:
+                self._need(op)
+            else:
+                self._slot(op, k - 1)
+        elif op.name == "while":
+            self._slot(op, k)
+        else:  # checkpoint: the argument is the operand
+            self._mark(op.operands[k])
+
+    def _is_dead(self, op: Op) -> bool:
+        if not op.opdef.pure and not op.regions:
+            return False
+        return op not in self.needed and not any(r in self.live for r in op.results)
+
+    def _use_is_live(self, use: Use) -> bool:
+        if use.user is not None:
+            return use.user not in self.dead
+        op = self.parent.get(use.region)
+        if op is None:
+            return True  # the function's return
+        if op.name in ("for", "while"):
+            if op.name == "while" and use.region is op.regions[0]:
+                return op in self.needed  # the loop's condition
+            return self.slot_live(op, use.index)
+        return op.results[use.index] in self.live
