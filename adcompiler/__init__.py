@@ -9,6 +9,7 @@
 """
 
 from .api import checkpoint, grad, hessian, jacobian, jit, jvp, stop_gradient, value_and_grad, vjp
+from .ad.checkpoint import MemoryBudget, Revolve
 from .check import GradCheckError, check_grad
 from .custom import custom_jvp, custom_vjp
 from .errors import ADError, ADTypeError, NotDifferentiableError, NumericError, UnsupportedSyntaxError
@@ -19,6 +20,8 @@ __all__ = [
     "ADError",
     "ADTypeError",
     "GradCheckError",
+    "MemoryBudget",
+    "Revolve",
     "NotDifferentiableError",
     "NumericError",
     "UnsupportedSyntaxError",

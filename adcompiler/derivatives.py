@@ -17,6 +17,7 @@ from typing import Any
 
 from . import naming
 from .ad.forward import ForwardAD
+from .ad.checkpoint import normalise as checkpoint_policy
 from .ad.debug import insert_checks
 from .ad.reverse import ReverseAD
 from .errors import ADError, NotDifferentiableError
@@ -299,7 +300,7 @@ class Derivative(Transformed):
         out, aux = _split_aux(primal, self.options.has_aux)
         self._check_output(primal, out)
         cotangent_type = arg_types[-1] if self.kind == "vjp" else None
-        ad = ReverseAD(primal, self.wrt, [out])
+        ad = ReverseAD(primal, self.wrt, [out], checkpoint_policy(self.options.checkpoint))
         intermediates = [_local(primal, name) for name in self.options.intermediates]
 
         def seeds(b: Builder, fn: Function) -> list[tuple[Value, Value]]:

@@ -24,6 +24,11 @@ def tape(hint: str | None) -> str:
     return (hint or "t") + TAPE_SUFFIX
 
 
+def snapshot(hint: str | None) -> str:
+    """The stack of snapshots of a loop-carried value (binomial checkpointing)."""
+    return (hint or "state") + "_snapshots"
+
+
 def derivative_function(kind: str, name: str) -> str:
     """``grad_loss``, ``vjp_f``, ``jvp_f``..."""
     return f"{kind}_{name}"

@@ -30,6 +30,8 @@ from ..passes.activity import Activity, differentiable_operands
 from ..passes.shapes import same_shape
 from ..passes.simplify import eliminate_dead
 from . import rules
+from .checkpoint import MemoryBudget, Revolve
+from .revolve import RevolveEmitter, state_bytes, trip_count
 from .sym import Sym, call, sum_to, shape
 
 _ELEMENTWISE = ("unary", "binary", "ternary", "cast")
@@ -121,10 +123,11 @@ class _LoopScope(_Scope):
 class _LoopStash:
     """A loop's reverse body, made before its forward sweep (which must push what it pops)."""
 
-    def __init__(self, scope: _LoopScope, n_carried_bars: int, count: Value | None) -> None:
+    def __init__(self, scope: _LoopScope, active: list[int]) -> None:
         self.scope = scope
-        self.n_carried_bars = n_carried_bars
-        self.count = count  # while loops: the trip count, a result of the forward sweep
+        self.active = active  # positions of the carried values that have adjoints
+        self.count: Value | None = None  # while loops: the trip count, from the forward sweep
+        self.revolve = False  # checkpointed (binomial schedule) rather than taped
 
 
 class _Tapes:
@@ -160,11 +163,19 @@ def _zero(b: Builder, like: Value) -> Value:
 class ReverseAD:
     """Builds the adjoint of ``fn`` with respect to the parameters ``wrt``."""
 
-    def __init__(self, fn: Function, wrt: Sequence[int], outputs: Sequence[Value] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Function,
+        wrt: Sequence[int],
+        outputs: Sequence[Value] | None = None,
+        checkpoint: Revolve | MemoryBudget | None = None,
+    ) -> None:
         self.fn = fn
         self.wrt = list(wrt)
         self.activity = Activity(fn, wrt, outputs)
         self.tapes = _Tapes()
+        #: loops outside any other loop are checkpointed by this policy (None: tapes)
+        self.checkpoint = checkpoint
 
     # ---------------------------------------------------------------- entry point
     def build(
@@ -216,6 +227,7 @@ class ReverseAD:
         b.loc = op.loc
         if op.name in ("for", "while") and self.activity.op_is_active(op):
             stash = self._stash_loop(op, scope)
+            stash.revolve = self._revolves(scope)
             new = self._augmented_loop(op, scope, b, stash)
             scope.loops[op] = stash
         else:
@@ -236,7 +248,6 @@ class ReverseAD:
         for k in active:
             bar = loop.region.add_arg(Value(carried[k].type, naming.adjoint(carried[k].hint)))
             self._add_bar(loop, rb, body.yields[k], bar)
-        n_bars = len(active)
         self._reverse_region(body, loop, rb)
         yields = []
         for j, k in enumerate(active):
@@ -245,9 +256,11 @@ class ReverseAD:
         loop.region.yields = yields + [loop.bars[v] for v, _ in loop.accumulators]
         _prune(loop.region)
         loop.pops = {a: p for a, p in loop.pops.items() if p in loop.region.ops}
-        stash = _LoopStash(loop, n_bars, None)
-        stash.active = active  # type: ignore[attr-defined]
-        return stash
+        return _LoopStash(loop, active)
+
+    def _revolves(self, scope: _Scope) -> bool:
+        """Whether a loop in ``scope`` is checkpointed (Revolve) rather than taped."""
+        return self.checkpoint is not None and isinstance(scope, _TopScope)
 
     def _carried_active(self, op: Op, k: int) -> bool:
         body = op.regions[-1]
@@ -261,7 +274,7 @@ class ReverseAD:
         body = new.regions[-1]
         old_args = op.regions[-1].args
         pushes = []
-        for arg, pop in stash.scope.pops.items():
+        for arg, pop in stash.scope.pops.items() if not stash.revolve else ():
             new_arg = body.args[old_args.index(arg)]
             pushes.append(Op(_opdef("push"), [new_arg], [], {"tape": pop.attrs["tape"]}, [], op.loc))
         body.ops[0:0] = pushes
@@ -399,7 +412,7 @@ class ReverseAD:
         body = op.regions[-1]
         first = 1 if op.name == "for" else 0
         inits = op.operands[3:] if op.name == "for" else op.operands
-        active = stash.active  # type: ignore[attr-defined]
+        active = stash.active
         init_bars = []
         for k in active:
             bar = scope.get_bar(op.results[k])
@@ -411,16 +424,37 @@ class ReverseAD:
             lo, hi, step = (scope.lookup(v) for v in op.operands[:3])
         else:
             lo, hi, step = b.const(0), stash.count, b.const(1)
-        types = [a.type for a in loop.region.args[1:]]
-        hints = [a.hint for a in loop.region.args[1:]]
-        backwards = not op.attrs.get("reverse")  # the adjoint of a reversed loop runs forwards
-        results = b.for_(lo, hi, step, init_bars, loop.region, types, hints, reverse=backwards)
+        if stash.revolve:
+            trips = trip_count(b, lo, hi, step) if op.name == "for" else stash.count
+            results = self._revolve(op, scope, b, stash, init_bars, trips)
+        else:
+            types = [a.type for a in loop.region.args[1:]]
+            hints = [a.hint for a in loop.region.args[1:]]
+            backwards = not op.attrs.get("reverse")  # the adjoint of a reversed loop runs forwards
+            results = b.for_(lo, hi, step, init_bars, loop.region, types, hints, reverse=backwards)
         for k, res in zip(active, results):
             if self.activity.is_active(inits[k]):
                 self._add_bar(scope, b, inits[k], res)
         for (v, _), res in zip(loop.accumulators, results[len(active):]):
             scope.bars[v] = res
         del body, first
+
+    def _revolve(
+        self, op: Op, scope: _Scope, b: Builder, stash: _LoopStash, bar_inits: list[Value], trips: Value
+    ) -> list[Value]:
+        """The loop's reverse sweep on a binomial checkpointing schedule."""
+        if op.attrs.get("reverse"):
+            raise NotDifferentiableError("binomial checkpointing of a reversed loop is not supported", op.loc)
+        inits = op.operands[3:] if op.name == "for" else op.operands
+        policy = self.checkpoint
+        if isinstance(policy, Revolve):
+            snapshots = b.const(policy.snapshots)
+        else:
+            state = [scope.lookup(v) for v in inits]
+            fits = b.floordiv(b.const(policy.bytes), state_bytes(b, state))
+            snapshots = b.maximum(fits, b.const(2), hint="snapshots")
+        emitter = RevolveEmitter(op, b, scope.lookup, stash.scope.region, stash.scope.pops, self.tapes.new)
+        return emitter.emit(trips, snapshots, bar_inits)
 
     def _adjoint_custom(self, op: Op, scope: _Scope, b: Builder, bars: list[Value | None]) -> None:
         rule = op.attrs["rule"]

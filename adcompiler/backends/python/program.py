@@ -18,7 +18,7 @@ CONTROL = frozenset({"if", "for", "while", "checkpoint"})
 
 @dataclass(frozen=True, eq=False)
 class Use:
-    """One use of a value: by ``user`` (an op of ``region``), or as ``region``'s yield ``index``."""
+    """One use of a value: operand ``index`` of ``user`` (an op of ``region``), or yield ``index``."""
 
     user: Op | None
     region: Region
@@ -67,8 +67,8 @@ class Program:
         for i, op in enumerate(region.ops):
             self.region_of[op] = region
             self.index_of[op] = i
-            for v in op.operands:
-                self._all_uses.setdefault(v, []).append(Use(op, region))
+            for k, v in enumerate(op.operands):
+                self._all_uses.setdefault(v, []).append(Use(op, region, k))
             for r in op.regions:
                 self.parent[r] = op
                 self._walk(r)
@@ -150,8 +150,18 @@ class Program:
         return op not in self.needed and not any(r in self.live for r in op.results)
 
     def _use_is_live(self, use: Use) -> bool:
-        if use.user is not None:
-            return use.user not in self.dead
+        """Whether marking went through this use (a loop's initial value feeds only its slot)."""
+        user = use.user
+        if user is not None:
+            if user in self.dead:
+                return False
+            if user.name == "for" and use.index >= 3:
+                return self.slot_live(user, use.index - 3)
+            if user.name == "while":
+                return self.slot_live(user, use.index)
+            if user.name == "checkpoint":
+                return user.regions[0].args[use.index] in self.live
+            return True
         op = self.parent.get(use.region)
         if op is None:
             return True  # the function's return
