@@ -73,7 +73,9 @@ def load_target(target: str) -> tuple[Any, ModuleType]:
         raise CLIError(f"no such file: {path_text}")
     module = _import_file(path)
     if not hasattr(module, name):
-        functions = sorted(k for k, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == module.__name__)
+        functions = sorted(
+            k for k, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == module.__name__
+        )
         listing = f" (functions defined there: {', '.join(functions)})" if functions else ""
         raise CLIError(f"{path_text} has no function {name!r}{listing}")
     obj = getattr(module, name)
@@ -142,7 +144,9 @@ def cmd_show(ns: argparse.Namespace) -> int:
     backend = "llvm" if ns.llvm_ir else ns.backend
     if isinstance(obj, Transformed):  # already a derivative (@ad.grad): show it as it is
         if ns.wrt or ns.mode:
-            raise CLIError(f"{ns.target} is already transformed ({obj!r}); --wrt and --mode apply to plain functions")
+            raise CLIError(
+                f"{ns.target} is already transformed ({obj!r}); --wrt and --mode apply to plain functions"
+            )
         g = obj.with_backend(backend) if backend != obj.backend else obj
     else:
         g = grad(obj, parse_wrt(ns.wrt), mode=ns.mode or "reverse", backend=backend)
@@ -156,7 +160,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
             raise
         raise CLIError(
             f"{g.__name__} depends on the argument types: pass example arguments with --args, "
-            f"e.g. --args \"np.ones(3), 2.0\" (why: {e.message.splitlines()[0]})"
+            f'e.g. --args "np.ones(3), 2.0" (why: {e.message.splitlines()[0]})'
         ) from None
     print(text.rstrip("\n"))
     return 0
@@ -178,7 +182,9 @@ def _positions(fn: Callable, wrt: int | str | tuple[int | str, ...]) -> list[int
     return out
 
 
-def _table(name: str, got: dict[str, np.ndarray], expected: np.ndarray, rtol: float, atol: float) -> list[str]:
+def _table(
+    name: str, got: dict[str, np.ndarray], expected: np.ndarray, rtol: float, atol: float
+) -> list[str]:
     """One row per entry: index, each mode's value, finite differences, relative error, status."""
     modes = list(got)
     diff = np.max([np.abs(g - expected) for g in got.values()], axis=0)
@@ -196,11 +202,17 @@ def _table(name: str, got: dict[str, np.ndarray], expected: np.ndarray, rtol: fl
     rows = [
         [str(idx) if idx else "-"]
         + [f"{float(got[m][idx]):.9g}" for m in modes]
-        + [f"{float(expected[idx]):.9g}", f"{float(rel[idx]):.2e}" + ("" if relative[idx] else " (abs)"), "FAIL" if bad[idx] else "ok"]
+        + [
+            f"{float(expected[idx]):.9g}",
+            f"{float(rel[idx]):.2e}" + ("" if relative[idx] else " (abs)"),
+            "FAIL" if bad[idx] else "ok",
+        ]
         for idx in shown
     ]
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
-    lines = [f"d {name}:"] + ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    lines = [f"d {name}:"] + [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [header, *rows]
+    ]
     if len(shown) < len(indices):
         lines.append(f"  ({len(shown)} entries with the largest errors shown, of {len(indices)})")
     return lines
@@ -242,7 +254,9 @@ def cmd_check(ns: argparse.Namespace) -> int:
     except GradCheckError as e:
         print(f"FAIL: {e}")
         return 1
-    print(f"OK: {' and '.join(working)} mode agree with finite differences (rtol={ns.rtol:g}, atol={ns.atol:g})")
+    print(
+        f"OK: {' and '.join(working)} mode agree with finite differences (rtol={ns.rtol:g}, atol={ns.atol:g})"
+    )
     return 0
 
 
@@ -275,7 +289,9 @@ def cmd_graph(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    done = subprocess.run([dot, f"-T{suffix[1:]}", "-o", str(out)], input=text, text=True, capture_output=True)
+    done = subprocess.run(
+        [dot, f"-T{suffix[1:]}", "-o", str(out)], input=text, text=True, capture_output=True
+    )
     if done.returncode != 0:
         raise CLIError(f"Graphviz's dot failed to draw {out}: {done.stderr.strip()}")
     print(f"wrote {out}")
@@ -303,23 +319,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(
-            name, help=help, description=description, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            help=help,
+            description=description,
+            epilog=EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.add_argument("target", metavar="FILE.py:FUNC", help="the function FUNC defined in FILE.py")
         sub.add_argument(
-            "--wrt", action="append", metavar="NAME",
+            "--wrt",
+            action="append",
+            metavar="NAME",
             help="differentiate with respect to this parameter (name or position); repeat for several",
         )
         return sub
 
     show = command(
-        "show", "print the generated derivative",
+        "show",
+        "print the generated derivative",
         "Print the gradient adcompiler generates for FUNC: readable Python source (default), its IR "
         "(--ir) or its LLVM IR (--llvm-ir). Without --args, the generic version is shown when the "
         "types allow it.",
     )
     show.add_argument("--mode", choices=("reverse", "forward"), help="reverse (default) or forward mode")
-    show.add_argument("--backend", choices=("python", "llvm"), default="python", help="code generator (default python)")
+    show.add_argument(
+        "--backend", choices=("python", "llvm"), default="python", help="code generator (default python)"
+    )
     shown = show.add_mutually_exclusive_group()
     shown.add_argument("--ir", action="store_true", help="print the SSA IR instead of Python source")
     shown.add_argument("--llvm-ir", action="store_true", help="print the LLVM IR (implies --backend llvm)")
@@ -327,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=cmd_show)
 
     check = command(
-        "check", "compare the gradient with finite differences",
+        "check",
+        "compare the gradient with finite differences",
         "Compare adcompiler's gradient of FUNC at --args with central finite differences, entry by "
         "entry. Exit status 1 (naming the worst entry) when they disagree.",
     )
@@ -338,13 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     draw = command(
-        "graph", "draw the computation with forward values and adjoints",
+        "graph",
+        "draw the computation with forward values and adjoints",
         "Draw FUNC's computation at --args: each op with its variable name, source line and value, and "
         "the adjoint flowing back (by default with respect to every float argument). Writes DOT; SVG, "
         "PNG and PDF need Graphviz's `dot` program.",
     )
     draw.add_argument("--args", metavar='"..."', required=True, help="the point to evaluate the graph at")
-    draw.add_argument("-o", "--output", metavar="OUT", help="out.svg, out.png, out.pdf or out.dot (default: DOT on stdout)")
+    draw.add_argument(
+        "-o", "--output", metavar="OUT", help="out.svg, out.png, out.pdf or out.dot (default: DOT on stdout)"
+    )
     draw.set_defaults(run=cmd_graph)
     return parser
 

@@ -138,7 +138,12 @@ class _Drawer:
     """Writes the DOT text: nodes and clusters in program order, then the edges."""
 
     def __init__(
-        self, fn: Function, args: list[Any], forward: dict[Value, Any], adjoints: dict[Value, Any], scalar: bool
+        self,
+        fn: Function,
+        args: list[Any],
+        forward: dict[Value, Any],
+        adjoints: dict[Value, Any],
+        scalar: bool,
     ) -> None:
         self.fn = fn
         self.args = args
@@ -152,6 +157,7 @@ class _Drawer:
         self.lines: list[str] = []
         self.edges: list[str] = []
         self.clusters = 0
+        self.effects = 0
 
     # ---------------------------------------------------------------- names
     def name(self, v: Value) -> str:
@@ -172,7 +178,11 @@ class _Drawer:
         """How an operand reads in a label: constants folded in, other values by name."""
         op = v.op
         if op is not None and op.name == "const":
-            return format_value(op.attrs["value"]) if not isinstance(op.attrs["value"], str) else repr(op.attrs["value"])
+            return (
+                format_value(op.attrs["value"])
+                if not isinstance(op.attrs["value"], str)
+                else repr(op.attrs["value"])
+            )
         return self.name(v)
 
     # ---------------------------------------------------------------- nodes
@@ -187,7 +197,9 @@ class _Drawer:
             rows.append(f"value {html.escape(format_value(self.forward[v]))}")
         if v in self.adjoints:
             bar = naming.adjoint(self.name(v))
-            rows.append(f'<font color="red3">{html.escape(bar)} {html.escape(format_value(self.adjoints[v]))}</font>')
+            rows.append(
+                f'<font color="red3">{html.escape(bar)} {html.escape(format_value(self.adjoints[v]))}</font>'
+            )
         extra = ", peripheries=2" if v is self.fn.returns[0] else ""
         self.lines.append(f"{pad}{node_id} [label=<{'<br/>'.join(rows)}>{extra}];")
 
@@ -198,9 +210,13 @@ class _Drawer:
         attrs = [f"label={_quote(label)}"] if label else []
         if style:
             attrs.append(style)
-        self.edges.append(f"  {self.node_ids[src]} -> {dst}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+        self.edges.append(
+            f"  {self.node_ids[src]} -> {dst}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";"
+        )
         if back and src in self.adjoints:
-            self.edges.append(f"  {dst} -> {self.node_ids[src]} [style=dashed, color=red3, constraint=false];")
+            self.edges.append(
+                f"  {dst} -> {self.node_ids[src]} [style=dashed, color=red3, constraint=false];"
+            )
 
     @staticmethod
     def where(op: Op) -> str:
@@ -211,6 +227,8 @@ class _Drawer:
 
     # ---------------------------------------------------------------- regions and ops
     def region(self, region: Region, pad: str) -> None:
+        """A node per op result (constants folded into their users' labels), a cluster per
+        control op, and edges from each operand."""
         for op in region.ops:
             if op.name == "const":
                 continue
@@ -218,11 +236,13 @@ class _Drawer:
                 self.control(op, pad)
                 continue
             what = f"{op.name}({', '.join(self.operand(v) for v in op.operands)})"
+            for r in op.results:
+                self.node(r, what, self.where(op), pad)
             if op.results:
-                self.node(op.result if len(op.results) == 1 else op.results[0], what, self.where(op), pad)
                 target = self.node_ids[op.results[0]]
             else:  # an op run for its effect (assert)
-                target = f"e{len(self.edges)}"
+                self.effects += 1
+                target = f"effect{self.effects}"
                 self.lines.append(f"{pad}{target} [label={_quote(what)}, shape=plain];")
             for v in op.operands:
                 self.edge(v, target)
@@ -243,7 +263,9 @@ class _Drawer:
         carried_inits = op.operands[3:] if op.name == "for" else op.operands
         if op.name == "if":
             test = f"if{self.clusters}"
-            self.lines.append(f"{inner}{test} [label={_quote('if ' + self.operand(op.operands[0]))}, shape=diamond];")
+            self.lines.append(
+                f"{inner}{test} [label={_quote('if ' + self.operand(op.operands[0]))}, shape=diamond];"
+            )
             self.edge(op.operands[0], test, back=False)
             for region, label in zip(op.regions, ("then", "else")):
                 self.subcluster(region, label, inner)
@@ -252,7 +274,9 @@ class _Drawer:
             self.subcluster(op.regions[0], "condition", inner, bind_to=entry.args)
             self.subcluster(entry, "body", inner)
         else:
-            self.carried(entry.args[first:], carried_inits, inner, "argument" if op.name == "checkpoint" else "")
+            self.carried(
+                entry.args[first:], carried_inits, inner, "argument" if op.name == "checkpoint" else ""
+            )
             self.region(entry, inner)
         self.lines.append(f"{pad}}}")
         self.results(op, pad, first)
@@ -264,6 +288,7 @@ class _Drawer:
             self.edge(init, self.node_ids[a], "init")
 
     def subcluster(self, region: Region, label: str, pad: str, bind_to: list[Value] | None = None) -> None:
+        """A region of a control op (a branch, a while loop's condition or body) as a cluster."""
         self.clusters += 1
         self.lines.append(f"{pad}subgraph cluster_{label}_{self.clusters} {{")
         self.lines.append(f"{pad}  label={_quote(label)}; style=dashed; color=gray70;")
@@ -286,15 +311,23 @@ class _Drawer:
                 self.edge(body.yields[k], self.node_ids[r], "final" if op.name != "checkpoint" else "")
                 carried = body.args[first + k] if op.name in ("for", "while") else None
                 if carried is not None and carried is not body.yields[k]:  # the next iteration's value
-                    self.edge(body.yields[k], self.node_ids[carried], "next", back=False,
-                              style="style=dotted, constraint=false")
+                    self.edge(
+                        body.yields[k],
+                        self.node_ids[carried],
+                        "next",
+                        back=False,
+                        style="style=dotted, constraint=false",
+                    )
 
     def header(self, op: Op) -> str:
+        """A cluster's title: the loop or branch as the IR has it, and the user's line."""
         where = self.where(op)
         if op.name == "for":
             lo, hi, step = (self.operand(v) for v in op.operands[:3])
             rng = f"range({lo}, {hi}, {step})"
-            text = f"for {self.name(op.regions[0].args[0])} in {'reversed(' + rng + ')' if op.attrs.get('reverse') else rng}"
+            if op.attrs.get("reverse"):
+                rng = f"reversed({rng})"
+            text = f"for {self.name(op.regions[0].args[0])} in {rng}"
         elif op.name == "if":
             text = f"if {self.operand(op.operands[0])}"
         else:

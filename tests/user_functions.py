@@ -177,3 +177,33 @@ def two_layer(w, x):
     h = np.sin(w * x)
     out = np.sum(h * h)
     return out
+
+
+def rnn_loss(W, U, xs):
+    """An Elman RNN over a sequence; the loss reads the last hidden state."""
+    h = np.zeros(W.shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+    return np.sum(h * h)
+
+
+def nested_loops(a, n):
+    total = 0.0
+    x = a
+    for i in range(n):
+        for j in range(3):
+            x = np.sin(x) + 0.1 * j + a * 0.01
+        total = total + x * x
+    return total
+
+
+def data_dependent_while(x):
+    """The trip count depends on x: halve until small, then accumulate."""
+    y = x
+    k = 0
+    s = 0.0
+    while y > 0.01:
+        y = y * 0.5 + 0.001 * np.sin(y)
+        s = s + y * y
+        k = k + 1
+    return s + k

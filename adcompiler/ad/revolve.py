@@ -160,20 +160,21 @@ class RevolveEmitter:
 
     def _split(self, b: Builder, t: Value, free: Value) -> Value:
         """:func:`adcompiler.ad.checkpoint.split` as IR: the optimal next snapshot."""
-        s = b.add(free, b.const(1))
+        s = b.add(free, b.const(1), hint="s")
         # carried: k, beta(s, k - 1), beta(s, k), beta(s - 1, k + 1), the answer, found
         one = b.const(1)
         inits = [one, one, b.add(s, one), b.floordiv(b.mul(b.add(s, one), s), b.const(2)), one, b.const(False)]
         types = [I64] * 5 + [BOOL]
-        cond = Region([Value(t_) for t_ in types])
+        hints = ["k", "beta_below", "beta", "beta_right", "split", "found"]
+        cond = Region([Value(t_, h) for t_, h in zip(types, hints)])
         cb = Builder(cond)
         cond.yields = [cb.op("not", cond.args[5])]
-        body = Region([Value(t_) for t_ in types])
+        body = Region([Value(t_, h) for t_, h in zip(types, hints)])
         bb = Builder(body)
         k, below, beta_k, beta_right, _, _ = body.args
-        lowest = bb.maximum(bb.maximum(below, bb.sub(t, beta_right)), one)
+        lowest = bb.maximum(bb.maximum(below, bb.sub(t, beta_right)), one, hint="split")
         highest = bb.minimum(bb.sub(beta_k, one), bb.sub(t, one))
-        k1 = bb.add(k, one)
+        k1 = bb.add(k, one, hint="k")
         grow = bb.add(s, k1)
         body.yields = [
             k1,
@@ -183,12 +184,15 @@ class RevolveEmitter:
             lowest,
             bb.le(lowest, highest),
         ]
-        results = b.while_(inits, cond, body, types)
+        b.comment(text="the next snapshot: the split with the fewest recomputations (Griewank & Walther)")
+        results = b.while_(inits, cond, body, types, hints)
         return results[4]
 
 
 def trip_count(b: Builder, lo: Value, hi: Value, step: Value) -> Value:
     """``len(range(lo, hi, step))`` as IR."""
+    if step.op is not None and step.op.name == "const" and step.op.attrs["value"] == 1:
+        return b.maximum(b.sub(hi, lo), b.const(0), hint="trips")
     sign = b.where(b.gt(step, b.const(0)), b.const(1), b.const(-1))
     n = b.floordiv(b.sub(b.add(b.sub(hi, lo), step), sign), step)
     return b.maximum(n, b.const(0), hint="trips")

@@ -51,6 +51,7 @@ def simplify(fn: Function) -> Function:
     """Simplify ``fn`` in place until nothing changes; returns it."""
     for _ in range(10):
         changed = _Rewriter().region(fn.body, {})
+        changed |= _fuse_tapes(fn.body)
         changed |= eliminate_dead(fn.body, set())
         if not changed:
             break
@@ -146,6 +147,12 @@ class _Rewriter:
         if op.name in ("sub", "div", "pow") and args[0] in same_type:
             if const_is(args[1], 0 if op.name == "sub" else 1):
                 return args[0]
+        if op.name == "where" and _is_scalar_const(args[0]):
+            chosen = args[1] if _const_value(args[0]) else args[2]
+            if chosen.type == out.type:
+                return chosen
+        if op.name == "floordiv" and const_is(args[1], 1) and args[0] in same_type:
+            return args[0]
         if op.name == "add" and args[0] is args[1] and getattr(out.type, "dtype", None) == "f64":  # x + x
             return _append(kept, op, "mul", [_const_like(kept, op, 2.0), args[0]])
         if op.name == "neg" and args[0].op is not None and args[0].op.name == "neg":
@@ -207,7 +214,13 @@ def _cse_key(op: Op):
         if not isinstance(value, (int, float, bool, type(None))):
             return None
         return ("const", type(value), attrs, str(op.result.type))
-    return (op.name, tuple(id(v) for v in op.operands), attrs)
+    operands = tuple(id(v) for v in op.operands)
+    if op.name in _COMMUTATIVE:  # a * b and b * a are one value
+        operands = tuple(sorted(operands))
+    return (op.name, operands, attrs)
+
+
+_COMMUTATIVE = frozenset("add mul maximum minimum eq ne and or logaddexp".split())
 
 
 def _hashable(v):
@@ -215,6 +228,49 @@ def _hashable(v):
         return tuple(_hashable(x) for x in v)
     hash(v)
     return v
+
+
+# ----------------------------------------------------------------------------- tapes
+def _fuse_tapes(region: Region) -> bool:
+    """A pop right after the push of the same tape gives back the pushed value: drop both
+    (what binomial checkpointing's restore-then-reverse leaves behind)."""
+    changed = False
+    for op in region.ops:
+        for r in op.regions:
+            changed |= _fuse_tapes(r)
+    pending: dict[str, int] = {}  # tape -> position of its last push with nothing since
+    drop: set[int] = set()
+    subst: dict[Value, Value] = {}
+    for k, op in enumerate(region.ops):
+        touched = {o.attrs["tape"] for r in op.regions for o in r.walk() if o.name in ("push", "pop")}
+        for tape in touched:
+            pending.pop(tape, None)
+        if op.name == "push":
+            pending[op.attrs["tape"]] = k
+        elif op.name == "pop":
+            k_push = pending.pop(op.attrs["tape"], None)
+            if k_push is not None:
+                subst[op.result] = region.ops[k_push].operands[0]
+                drop |= {k, k_push}
+    if not drop:
+        return changed
+    region.ops = [op for k, op in enumerate(region.ops) if k not in drop]
+    _replace_uses(region, subst)
+    return True
+
+
+def _replace_uses(region: Region, subst: dict[Value, Value]) -> None:
+    for op in region.walk():
+        op.operands = [subst.get(v, v) for v in op.operands]
+    for r in _all_regions(region):
+        r.yields = [subst.get(v, v) for v in r.yields]
+
+
+def _all_regions(region: Region):
+    yield region
+    for op in region.ops:
+        for r in op.regions:
+            yield from _all_regions(r)
 
 
 # ----------------------------------------------------------------------------- DCE

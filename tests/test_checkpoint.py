@@ -1,0 +1,96 @@
+"""Checkpointing: every schedule gives the gradient storing everything gives, and the
+binomial schedule recomputes exactly as few iterations as Revolve's optimum."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+import user_functions as uf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import adcompiler as ad
+from adcompiler.ad.checkpoint import optimal_advances, schedule_advances
+
+RNG = np.random.default_rng(11)
+SCHEDULES = [ad.Revolve(1), ad.Revolve(2), ad.Revolve(3), ad.Revolve(40), ad.MemoryBudget(100), 10_000]
+
+
+@lru_cache(maxsize=None)
+def _brute_force(t: int, free: int) -> int:
+    """The fewest recomputed iterations, by trying every split."""
+    if t <= 1:
+        return 0
+    if free == 0:
+        return t * (t - 1) // 2
+    return min(m + _brute_force(t - m, free - 1) + _brute_force(m, free) for m in range(1, t))
+
+
+def test_schedule_is_optimal_against_brute_force():
+    for t in range(1, 70):
+        for snapshots in range(1, 7):
+            assert schedule_advances(t, snapshots) == _brute_force(t, snapshots - 1) == optimal_advances(t, snapshots)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.integers(1, 50_000), st.integers(1, 200))
+def test_schedule_reaches_griewanks_bound(t, snapshots):
+    assert schedule_advances(t, snapshots) == optimal_advances(t, snapshots)
+
+
+def _close(a, b):
+    for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=str)
+def test_pendulum(schedule):
+    stored = ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=None)(0.3, 1.2, 157)
+    _close(ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=schedule)(0.3, 1.2, 157), stored)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=str)
+def test_rnn_with_array_state(schedule):
+    W, U = RNG.normal(size=(4, 4)) * 0.5, RNG.normal(size=(4, 3))
+    xs = RNG.normal(size=(23, 3))
+    stored = ad.grad(uf.rnn_loss, wrt=(0, 1, 2))(W, U, xs)
+    _close(ad.grad(uf.rnn_loss, wrt=(0, 1, 2), checkpoint=schedule)(W, U, xs), stored)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES[:3], ids=str)
+def test_nested_loops(schedule):
+    stored = ad.grad(uf.nested_loops)(0.7, 12)
+    _close(ad.grad(uf.nested_loops, checkpoint=schedule)(0.7, 12), stored)
+
+
+@pytest.mark.parametrize("x", [0.3, 5.0, 123.0])
+def test_while_loop_with_data_dependent_trip_count(x):
+    stored = ad.grad(uf.data_dependent_while)(x)
+    for schedule in SCHEDULES[:3]:
+        _close(ad.grad(uf.data_dependent_while, checkpoint=schedule)(x), stored)
+
+
+def test_in_place_array_writes_in_the_loop():
+    x = RNG.normal(size=11)
+    stored = ad.grad(uf.smooth_inplace)(x)
+    _close(ad.grad(uf.smooth_inplace, checkpoint=ad.Revolve(2))(x), stored)
+
+
+def test_zero_iterations():
+    assert ad.grad(uf.pendulum, checkpoint=ad.Revolve(2))(0.3, 1.2, 0) == 0.0
+
+
+def test_the_schedule_is_visible_in_the_source():
+    g = ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=ad.Revolve(3))
+    g(0.3, 1.2, 10)
+    assert "Revolve" in g.source and "theta_snapshots" in g.source
+    assert "Revolve" not in ad.grad(uf.pendulum, wrt=(0, 1)).source
+
+
+def test_bad_policies():
+    with pytest.raises(ValueError):
+        ad.Revolve(0)
+    with pytest.raises(ValueError):
+        ad.grad(uf.pendulum, checkpoint="sometimes")(0.3, 1.2)
