@@ -51,10 +51,18 @@ def graph(f: Callable | Transformed, *args: Any, wrt: int | str | Sequence[int |
     primal = transformed.typed_ir(tuple(arg_types_of(values)))
     positions = _wrt_positions(primal, wrt)
     out = primal.returns[0]
-    scalar = isinstance(out.type, Tensor) and out.type.rank == 0 and out.type.is_float
     forward = _forward_values(primal, values)
-    adjoints = _adjoint_values(primal, values, positions) if scalar and positions else {}
-    return _Drawer(primal, values, forward, adjoints, scalar).dot()
+    adjoints: dict[Value, Any] = {}
+    if not (isinstance(out.type, Tensor) and out.type.rank == 0 and out.type.is_float):
+        missing = "the output is not a float scalar"
+    elif not positions:
+        missing = "no float input to differentiate with respect to"
+    else:
+        try:
+            adjoints, missing = _adjoint_values(primal, values, positions), ""
+        except NotImplementedError as e:  # an op the reference interpreter cannot run yet
+            missing = str(e)
+    return _Drawer(primal, values, forward, adjoints, missing).dot()
 
 
 def _bind(fn: Callable, args: tuple) -> list[Any]:
@@ -143,13 +151,14 @@ class _Drawer:
         args: list[Any],
         forward: dict[Value, Any],
         adjoints: dict[Value, Any],
-        scalar: bool,
+        missing: str,
     ) -> None:
         self.fn = fn
         self.args = args
         self.forward = forward
         self.adjoints = adjoints
-        self.scalar = scalar
+        #: why there are no adjoints, if there are none
+        self.missing = missing
         self.out_name = fn.returns[0].hint or "out"
         self.node_ids: dict[Value, str] = {}
         self.names: dict[Value, str] = {}
@@ -235,7 +244,8 @@ class _Drawer:
             if op.regions:
                 self.control(op, pad)
                 continue
-            what = f"{op.name}({', '.join(self.operand(v) for v in op.operands)})"
+            callee = op.attrs["rule"].__name__ if op.name == "custom_call" else op.name
+            what = f"{callee}({', '.join(self.operand(v) for v in op.operands)})"
             for r in op.results:
                 self.node(r, what, self.where(op), pad)
             if op.results:
@@ -285,7 +295,7 @@ class _Drawer:
         """Nodes for a region's carried values (or a checkpoint's arguments), fed by their inits."""
         for a, init in zip(args, inits):
             self.node(a, role or f"carried, starts at {self.operand(init)}", "", pad)
-            self.edge(init, self.node_ids[a], "init")
+            self.edge(init, self.node_ids[a], "" if role else "init")
 
     def subcluster(self, region: Region, label: str, pad: str, bind_to: list[Value] | None = None) -> None:
         """A region of a control op (a branch, a while loop's condition or body) as a cluster."""
@@ -343,10 +353,10 @@ class _Drawer:
         legend = "solid: forward values"
         if self.adjoints:
             legend += f"; dashed red: adjoints flowing back (x_bar = d{self.out_name}/dx)"
-        elif not self.scalar:
-            legend += "; no adjoints: the output is not a float scalar"
+        elif self.missing:
+            legend += f"; no adjoints: {self.missing}"
         if any(op.regions for op in self.fn.body.ops):
-            legend += "\ninside loops and branches, values change per iteration and are not shown"
+            legend += "\nvalues inside loops, branches and checkpointed calls are not shown (they change per iteration)"
         title = f"{self.fn.name}({call})\n{legend}"
         head = [
             f"digraph {_quote(self.fn.name)} {{",

@@ -94,3 +94,14 @@ def test_bad_policies():
         ad.Revolve(0)
     with pytest.raises(ValueError):
         ad.grad(uf.pendulum, checkpoint="sometimes")(0.3, 1.2)
+
+
+def test_plan_reports_memory_before_running():
+    taped = ad.grad(uf.pendulum, wrt=(0, 1)).plan(0.3, 1.2, 1_000_000)
+    assert taped.total_bytes == 16 * 1_000_000  # theta and omega at every step
+    assert "1,000,000 iterations" in str(taped)
+    revolved = ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=ad.Revolve(100)).plan(0.3, 1.2, 1_000_000)
+    assert revolved.total_bytes == 100 * 16
+    (loop,) = revolved.loops
+    assert loop.forward_sweeps == pytest.approx(2 + optimal_advances(1_000_000, 100) / 1_000_000)
+    assert "nothing is taped" in str(ad.grad(uf.poly).plan(1.0))

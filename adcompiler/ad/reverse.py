@@ -130,6 +130,29 @@ class _LoopStash:
         self.revolve = False  # checkpointed (binomial schedule) rather than taped
 
 
+class LoopPlan:
+    """What the reverse sweep keeps of one loop: per-iteration tapes or Revolve snapshots."""
+
+    def __init__(self, op: Op, taped: list[Value], policy: Revolve | MemoryBudget | None) -> None:
+        self.op = op
+        self.taped = taped  # the carried values saved for each iteration (tapes)
+        self.policy = policy
+        first = 1 if op.name == "for" else 0
+        self.state = op.regions[-1].args[first:]  # what a Revolve snapshot holds
+
+    @property
+    def line(self) -> int | None:
+        return self.op.loc.line if self.op.loc is not None else None
+
+    def describe(self) -> str:
+        where = f"loop at line {self.line}" if self.line else "loop"
+        if self.policy is None:
+            names = ", ".join(v.hint or "?" for v in self.taped) or "nothing"
+            return f"{where}: tape of ({names}) at every iteration; the reverse sweep recomputes the rest"
+        names = ", ".join(v.hint or "?" for v in self.state)
+        return f"{where}: binomial checkpointing ({self.policy}) of ({names}); nothing taped per iteration"
+
+
 class _Tapes:
     """Unique tape names for one function."""
 
@@ -176,6 +199,8 @@ class ReverseAD:
         self.tapes = _Tapes()
         #: loops outside any other loop are checkpointed by this policy (None: tapes)
         self.checkpoint = checkpoint
+        #: what the reverse sweep stores for each loop outside other loops, for ``g.plan``
+        self.loop_plans: list[LoopPlan] = []
 
     # ---------------------------------------------------------------- entry point
     def build(
@@ -228,6 +253,10 @@ class ReverseAD:
         if op.name in ("for", "while") and self.activity.op_is_active(op):
             stash = self._stash_loop(op, scope)
             stash.revolve = self._revolves(scope)
+            if isinstance(scope, _TopScope):
+                plan = LoopPlan(op, list(stash.scope.pops), self.checkpoint if stash.revolve else None)
+                self.loop_plans.append(plan)
+                b.comment(text=plan.describe())
             new = self._augmented_loop(op, scope, b, stash)
             scope.loops[op] = stash
         else:

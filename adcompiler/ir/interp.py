@@ -191,3 +191,31 @@ class _Interpreter:
         else:
             raise NotImplementedError(f"ir_interp: no semantics for op {name!r}")
         return [] if not op.results else [result]
+
+
+def evaluate(fn: Function, value: Value, args: Sequence[Any]) -> Any:
+    """The value of a top-level ``value`` of ``fn`` at ``args``, computing only what it needs;
+    None when that would mean running a loop (a plan must be cheap to make)."""
+    needed: list[Op] = []
+    seen: set[int] = set()
+    defined_by = {id(r): op for op in fn.body.ops for r in op.results}
+
+    def visit(v: Value) -> bool:
+        op = defined_by.get(id(v))
+        if op is None or id(op) in seen:
+            return op is not None or v in fn.params
+        if op.regions or not op.opdef.pure:
+            return False
+        seen.add(id(op))
+        if not all(visit(x) for x in op.operands):
+            return False
+        needed.append(op)
+        return True
+
+    if not visit(value):
+        return None
+    interp = _Interpreter()
+    env: dict[Value, Any] = dict(zip(fn.params, args))
+    for op in needed:
+        env.update(zip(op.results, interp.op(op, [env[v] for v in op.operands], env)))
+    return env[value]
