@@ -8,8 +8,8 @@
     print(loss.source)   # the generated gradient, as readable Python
 """
 
-from .api import checkpoint, grad, hessian, jacobian, jit, jvp, stop_gradient, value_and_grad, vjp
 from .ad.checkpoint import MemoryBudget, Revolve
+from .api import checkpoint, grad, hessian, jacobian, jit, jvp, stop_gradient, value_and_grad, vjp
 from .check import GradCheckError, check_grad
 from .custom import custom_jvp, custom_vjp
 from .errors import ADError, ADTypeError, NotDifferentiableError, NumericError, UnsupportedSyntaxError

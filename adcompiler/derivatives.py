@@ -11,16 +11,16 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import naming
-from .ad.forward import ForwardAD
 from .ad.checkpoint import normalise as checkpoint_policy
 from .ad.debug import insert_checks
+from .ad.forward import ForwardAD
 from .ad.reverse import ReverseAD
 from .errors import ADError, NotDifferentiableError
 from .frontend import parse_function
@@ -229,7 +229,7 @@ def as_transformed(f: Callable | Transformed) -> Transformed:
     return f if isinstance(f, Transformed) else _primal(f)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _primal(f: Callable) -> Primal:
     if not callable(f):
         raise TypeError(f"expected a function, got {type(f).__name__}")

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in result:
             print(f"snapshots={snapshots}: {result['error']}", file=sys.stderr)
             continue
-        predicted = 1.0 if snapshots == 0 else 1.0 + optimal_advances(args.steps, snapshots) / args.steps
+        predicted = 2.0 if snapshots == 0 else 2.0 + optimal_advances(args.steps, snapshots) / args.steps
         rows.append((snapshots, result, predicted))
     stored = rows[0][1] if rows and rows[0][0] == 0 else None
     print(f"damped pendulum, {args.steps:,} explicit Euler steps, gradient w.r.t. (damping, length), LLVM backend")

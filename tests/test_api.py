@@ -85,7 +85,7 @@ def test_value_and_grad_and_vjp():
     assert value == pytest.approx(uf.reductions(x.reshape(2, 2)))
     ct = RNG.normal(size=4)
     got = ad.vjp(uf.vector_out)(x, ct)
-    J = np.array([fd(lambda x: uf.vector_out(x)[i], x) for i in range(4)])
+    J = np.array([fd(lambda x, i=i: uf.vector_out(x)[i], x) for i in range(4)])
     close(got, ct @ J)
 
 
@@ -107,7 +107,7 @@ def test_forward_equals_reverse():
 
 def test_jvp_and_jacobian():
     x, v = RNG.normal(size=4), RNG.normal(size=4)
-    J = np.array([fd(lambda x: uf.vector_out(x)[i], x) for i in range(4)])
+    J = np.array([fd(lambda x, i=i: uf.vector_out(x)[i], x) for i in range(4)])
     value, tangent = ad.jvp(uf.vector_out)(x, v)
     close(value, uf.vector_out(x))
     close(tangent, J @ v)

@@ -3,7 +3,7 @@ binomial schedule recomputes exactly as few iterations as Revolve's optimum."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ RNG = np.random.default_rng(11)
 SCHEDULES = [ad.Revolve(1), ad.Revolve(2), ad.Revolve(3), ad.Revolve(40), ad.MemoryBudget(100), 10_000]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _brute_force(t: int, free: int) -> int:
     """The fewest recomputed iterations, by trying every split."""
     if t <= 1:

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from adcompiler.ir.interp import run
 
 from adcompiler.frontend import parse_function
+from adcompiler.ir.interp import run
 from adcompiler.ir.verifier import verify
 
 WEIGHTS = np.array([0.5, -1.0, 2.0])

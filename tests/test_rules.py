@@ -12,15 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adcompiler.ir.interp import run
-
 from adcompiler.ad.forward import ForwardAD
-from adcompiler.check import numerical_grad as numerical_gradient
 from adcompiler.ad.reverse import ReverseAD
 from adcompiler.ad.rules import JVP, VJP
 from adcompiler.backends.python import compile_module, emit_module
+from adcompiler.check import numerical_grad as numerical_gradient
 from adcompiler.ir.builder import Builder
 from adcompiler.ir.core import Function, Region, Value
+from adcompiler.ir.interp import run
 from adcompiler.ir.ops import NON_DIFFERENTIABLE, OPS
 from adcompiler.ir.types import type_of_python_value
 from adcompiler.ir.verifier import verify

@@ -190,7 +190,7 @@ def rnn_loss(W, U, xs):
 def nested_loops(a, n):
     total = 0.0
     x = a
-    for i in range(n):
+    for _ in range(n):
         for j in range(3):
             x = np.sin(x) + 0.1 * j + a * 0.01
         total = total + x * x

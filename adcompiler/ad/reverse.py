@@ -32,7 +32,7 @@ from ..passes.simplify import eliminate_dead
 from . import rules
 from .checkpoint import MemoryBudget, Revolve
 from .revolve import RevolveEmitter, state_bytes, trip_count
-from .sym import Sym, call, sum_to, shape
+from .sym import Sym, call, shape, sum_to
 
 _ELEMENTWISE = ("unary", "binary", "ternary", "cast")
 

@@ -46,8 +46,8 @@ from .sym import (
     transpose,
     where,
 )
-from .sym import sin as sin_
 from .sym import floor as floor_
+from .sym import sin as sin_
 
 Rule = Callable[..., Sym]
 
@@ -65,10 +65,14 @@ def defjvp(name: str, *rules: Rule | None) -> None:
 
 def linear(name: str, n: int = 1) -> None:
     """A linear op: its tangent is the op applied to the tangent (vjp given separately)."""
-    JVP[name] = tuple(
-        (lambda k: lambda t, y, *xs, **a: call(name, *[t if j == k else xs[j] for j in range(len(xs))], **a))(k)
-        for k in range(n)
-    )
+    JVP[name] = tuple(_applied_to_tangent(name, k) for k in range(n))
+
+
+def _applied_to_tangent(name: str, k: int) -> Rule:
+    def rule(t: Sym, y: Sym, *xs: Sym, **attrs) -> Sym:
+        return call(name, *[t if j == k else x for j, x in enumerate(xs)], **attrs)
+
+    return rule
 
 
 def elementwise(name: str, dydx: Callable[..., Sym]) -> None:
@@ -176,7 +180,7 @@ def _count(x: Sym, y: Sym) -> Sym:
 
 def _extremum_vjp(g: Sym, y: Sym, x: Sym, axis=None, keepdims=None) -> Sym:
     """Ties share the cotangent equally (as JAX does)."""
-    hit = to_float((x.eq(_unreduce(y, x, axis, keepdims))))
+    hit = to_float(x.eq(_unreduce(y, x, axis, keepdims)))
     return _unreduce(g, x, axis, keepdims) * hit / call("sum", hit, axis=axis, keepdims=True)
 
 
@@ -192,7 +196,7 @@ defvjp("min", _extremum_vjp)
 
 
 def _extremum_jvp(t: Sym, y: Sym, x: Sym, axis=None, keepdims=None) -> Sym:
-    hit = to_float((x.eq(_unreduce(y, x, axis, keepdims))))
+    hit = to_float(x.eq(_unreduce(y, x, axis, keepdims)))
     return call("sum", t * hit, axis=axis, keepdims=keepdims) / call("sum", hit, axis=axis, keepdims=keepdims)
 
 

@@ -23,8 +23,8 @@ from .types import (
     TupleT,
     Type,
     broadcast_rank,
-    type_of_python_value,
     promote_dtype,
+    type_of_python_value,
 )
 
 TypeRule = Callable[[Sequence[Type], dict[str, Any]], list[Type]]
