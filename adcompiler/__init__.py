@@ -13,6 +13,7 @@ from .api import checkpoint, grad, hessian, jacobian, jit, jvp, stop_gradient, v
 from .check import GradCheckError, check_grad
 from .custom import custom_jvp, custom_vjp
 from .errors import ADError, ADTypeError, NotDifferentiableError, NumericError, UnsupportedSyntaxError
+from .graph import graph
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "custom_jvp",
     "custom_vjp",
     "grad",
+    "graph",
     "hessian",
     "jacobian",
     "jit",

@@ -168,6 +168,12 @@ class Transformed:
         the other process regenerates (or finds in its cache) the same code."""
         return (_rebuild, (type(self), self._args, self.backend))
 
+    def graph(self, *args: Any, wrt: WrtSpec | None = None) -> str:
+        """The computation at ``args`` as Graphviz DOT: forward values and adjoints per op."""
+        from .graph import graph
+
+        return graph(self.root if isinstance(self, Primal) else self, *args, wrt=wrt)
+
     def with_backend(self, backend: str) -> Transformed:
         """The same function compiled by another backend."""
         clone = copy.copy(self)

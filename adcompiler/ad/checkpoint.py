@@ -1,7 +1,8 @@
 """Checkpointing policies: what the reverse sweep stores and what it recomputes.
 
 The mechanism lives in :mod:`adcompiler.ad.reverse` (tapes) and :mod:`adcompiler.ad.revolve`
-(binomial checkpointing); this module only decides, per loop:
+(binomial checkpointing); this module only decides, per value (:func:`worth_storing`) and per
+loop:
 
 * ``"tape"``: store the loop's carried state at every iteration; the reverse sweep pops it
   and recomputes what it needs of the iteration (cheap elementwise work). Memory grows with
@@ -23,6 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import comb
+
+from ..ir.core import Op
+from ..ir.types import Tensor
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,25 @@ def normalise(policy: Policy) -> None | Revolve | MemoryBudget:
         f"checkpoint must be None, 'auto', ad.Revolve(snapshots=k), ad.MemoryBudget(bytes) or a number of bytes, "
         f"not {policy!r}"
     )
+
+
+# ----------------------------------------------------------------------------- store or recompute
+# Inside a taped loop the reverse sweep recomputes, from the popped carried state, the values
+# of the iteration it needs. That is the cheapest choice for elementwise and indexing work
+# (a few flops per element read); what costs more to recompute than to read back is stored
+# instead: products of matrices and vectors (O(n^2) work for O(n) values), reductions of whole
+# arrays (O(n) work for one value) and calls the compiler cannot see into (custom rules).
+_STORED_OPS = frozenset({"dot", "matmul", "outer", "custom_call"})
+
+
+def worth_storing(op: Op) -> bool:
+    """Whether the reverse sweep should pop ``op``'s result rather than recompute it."""
+    if op.name in _STORED_OPS:
+        return True
+    if op.opdef.family == "reduce":
+        t = op.operands[0].type
+        return isinstance(t, Tensor) and t.rank != 0
+    return False
 
 
 # ----------------------------------------------------------------------------- the schedule

@@ -131,7 +131,8 @@ class ForwardAD:
             total = c if total is None else total + c
         if total is None:
             return
-        if elementwise and not all(same_shape(op.operands[k], op.result) for k in active):
+        scalar = isinstance(op.result.type, Tensor) and op.result.type.rank == 0
+        if elementwise and not scalar and not all(same_shape(op.operands[k], op.result) for k in active):
             total = Sym(self._broadcast(b, total.v, env[op.result]), b)
         total.v.hint = naming.tangent(op.result.hint)
         tan[op.result] = total.v

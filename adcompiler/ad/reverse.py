@@ -30,7 +30,7 @@ from ..passes.activity import Activity, differentiable_operands
 from ..passes.shapes import same_shape
 from ..passes.simplify import eliminate_dead
 from . import rules
-from .checkpoint import MemoryBudget, Revolve
+from .checkpoint import MemoryBudget, Revolve, worth_storing
 from .revolve import RevolveEmitter, state_bytes, trip_count
 from .sym import Sym, call, shape, sum_to
 
@@ -101,11 +101,15 @@ class _LoopScope(_Scope):
         self.region = Region()
         self.carried = set(carried)
         self.tapes = tapes
-        self.pops: dict[Value, Op] = {}  # carried block argument -> its pop
+        self.pops: dict[Value, Op] = {}  # carried block argument or stored value -> its pop
         self.accumulators: list[tuple[Value, Value]] = []  # (outer value, block argument)
+        #: values of the body the forward sweep stores for the reverse (not recomputed)
+        self.stored: set[Value] = set()
+        #: whether values may be stored (Revolve feeds the reverse body the state only)
+        self.may_store = True
 
     def lookup(self, v: Value) -> Value:
-        if v in self.carried and v not in self.primal:
+        if (v in self.carried or v in self.stored) and v not in self.primal:
             popped = Value(v.type, v.hint)
             op = Op(_opdef("pop"), [], [popped], {"tape": self.tapes.new(v.hint)})
             self.region.ops.insert(len(self.pops), op)
@@ -249,9 +253,12 @@ class ReverseAD:
     def _forward_op(self, op: Op, scope: _Scope, b: Builder, recompute: bool) -> None:
         if recompute and not op.opdef.pure and op.name not in ("push", "pop"):
             return  # checks ran in the forward sweep already
+        if recompute and isinstance(scope, _LoopScope) and scope.may_store and worth_storing(op):
+            scope.stored.update(op.results)  # popped when needed, not recomputed
+            return
         b.loc = op.loc
         if op.name in ("for", "while") and self.activity.op_is_active(op):
-            stash = self._stash_loop(op, scope)
+            stash = self._stash_loop(op, scope, may_store=not self._revolves(scope))
             stash.revolve = self._revolves(scope)
             if isinstance(scope, _TopScope):
                 plan = LoopPlan(op, list(stash.scope.pops), self.checkpoint if stash.revolve else None)
@@ -263,12 +270,13 @@ class ReverseAD:
             new = clone_into(b, op, scope.lookup)
         scope.primal.update(zip(op.results, new.results))
 
-    def _stash_loop(self, op: Op, scope: _Scope) -> _LoopStash:
+    def _stash_loop(self, op: Op, scope: _Scope, may_store: bool) -> _LoopStash:
         """The loop's reverse body, built first so that the forward sweep knows what to push."""
         body = op.regions[-1]
         first = 1 if op.name == "for" else 0
         carried = body.args[first:]
         loop = _LoopScope(scope, body, carried, self.tapes)
+        loop.may_store = may_store
         rb = Builder(loop.region, op.loc)
         index = loop.region.add_arg(Value(I64, body.args[0].hint if first else None))
         if first:
@@ -299,14 +307,15 @@ class ReverseAD:
     def _augmented_loop(self, op: Op, scope: _Scope, b: Builder, stash: _LoopStash) -> Op:
         """The loop, pushing at the start of each iteration the carried values its reverse pops."""
         count_init = b.const(0) if op.name == "while" else None
-        new = clone_into(b, op, scope.lookup)
+        inner: dict[Value, Value] = {}
+        new = clone_into(b, op, scope.lookup, inner)
         body = new.regions[-1]
-        old_args = op.regions[-1].args
-        pushes = []
-        for arg, pop in stash.scope.pops.items() if not stash.revolve else ():
-            new_arg = body.args[old_args.index(arg)]
-            pushes.append(Op(_opdef("push"), [new_arg], [], {"tape": pop.attrs["tape"]}, [], op.loc))
-        body.ops[0:0] = pushes
+        pushes, stores = [], []
+        for v, pop in stash.scope.pops.items() if not stash.revolve else ():
+            push = Op(_opdef("push"), [inner[v]], [], {"tape": pop.attrs["tape"]}, [], op.loc)
+            (stores if v in stash.scope.stored else pushes).append(push)
+        body.ops[0:0] = pushes  # the carried state, as the iteration starts
+        body.ops += stores  # values too costly to recompute, once computed
         if op.name == "while":  # count the iterations: the reverse sweep runs as many
             count_arg = Value(I64, "n_iter")
             body.add_arg(count_arg)

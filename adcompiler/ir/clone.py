@@ -43,9 +43,12 @@ def clone_function(fn: Function, name: str | None = None) -> Function:
     return Function(name or fn.name, body, list(fn.param_names), fn.loc, list(fn.notes), dict(fn.defaults))
 
 
-def clone_into(b: Builder, op: Op, lookup: Callable[[Value], Value]) -> Op:
-    """Append a copy of ``op`` whose free operands are found through ``lookup``."""
-    inner: dict[Value, Value] = {}
+def clone_into(
+    b: Builder, op: Op, lookup: Callable[[Value], Value], inner: dict[Value, Value] | None = None
+) -> Op:
+    """Append a copy of ``op`` whose free operands are found through ``lookup``; ``inner``
+    (if given) receives the copy of every value defined inside ``op``'s regions."""
+    inner = {} if inner is None else inner
 
     def get(v: Value) -> Value:
         return inner[v] if v in inner else lookup(v)

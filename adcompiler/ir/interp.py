@@ -179,6 +179,10 @@ class _Interpreter:
             return carried
         if name == "checkpoint":
             return self.region(op.regions[0], operands, env)
+        if name in ("custom_vjp_call", "custom_jvp_call"):
+            rule = op.attrs["rule"]
+            result = (rule.vjp if name == "custom_vjp_call" else rule.jvp)(*operands)
+            return list(result) if len(op.results) > 1 else [result]
         if name == "push":
             self.tapes.setdefault(op.attrs["tape"], []).append(operands[0])
             return []

@@ -161,10 +161,11 @@ class FuncGen:
         tuple_helpers = [s for s in self.helpers if len(s.returns) > 1 and self._callable(s)]
         if tuple_helpers and rng.random() < 0.5:
             sig = rng.choice(tuple_helpers)
+            args = gen.helper_args(sig, 1)
             names = [self.ctx.fresh(_PREFIX[k]) for k in sig.returns]
             for name, k, b in zip(names, sig.returns, sig.return_bounds, strict=True):
                 scope.define(Var(name, k, b))
-            return [f"{', '.join(names)} = {sig.name}({gen.helper_args(sig, 1)})"]
+            return [f"{', '.join(names)} = {sig.name}({args})"]
         free = self._free_floats(scope)
         pairs = [(a, b) for a in free for b in free if a.name < b.name and a.kind is b.kind]
         if pairs and rng.random() < 0.3:
@@ -477,7 +478,6 @@ class FuncGen:
         if ctx.on("bool_ops") and rng.random() < 0.3:
             c = self.exprs(inner).cond()
             test = f"{test} and {c.at(6)}"
-        inner.vars[counter].lo = 1
         body = self._loop_body(inner, carried, nesting)
         step = f"{counter} += 1" if ctx.on("aug_assign") else f"{counter} = {counter} + 1"
         body = [step, *body] if inner.used_continue or rng.random() < 0.5 else [*body, step]
