@@ -32,7 +32,7 @@ from ..passes.simplify import eliminate_dead
 from . import rules
 from .checkpoint import MemoryBudget, Revolve, worth_storing
 from .revolve import RevolveEmitter, state_bytes, trip_count
-from .sym import Sym, call, shape, sum_to
+from .sym import Sym, broadcast_to, call, shape, size, sum_to, to_float
 
 _ELEMENTWISE = ("unary", "binary", "ternary", "cast")
 
@@ -362,7 +362,11 @@ class ReverseAD:
         (g,) = bars
         y = Sym(scope.lookup(op.result), b)
         xs = [Sym(scope.lookup(v), b) for v in op.operands]
-        gs = Sym(g, b)
+        elementwise = op.opdef.family in _ELEMENTWISE
+        uniform = _uniform(g) if elementwise else None
+        # an adjoint that is one number spread over an array (the adjoint of a sum) enters the
+        # rule as that number: `200 * t` rather than `ones * 100 * 2 * t`
+        gs = Sym(uniform if uniform is not None else g, b)
         attrs = {k: v for k, v in op.attrs.items()}
         # last operand first: setitem's value is read before its array is cleared (in place)
         for k in reversed(differentiable_operands(op)):
@@ -377,7 +381,9 @@ class ReverseAD:
             if isinstance(contribution, rules.Scatter):
                 self._add_scatter(scope, b, x, contribution)
                 continue
-            if op.opdef.family in _ELEMENTWISE:
+            if uniform is not None:
+                contribution = _spread(contribution, xs[k], y)
+            elif elementwise:
                 contribution = _fit(contribution, xs[k], x, op.result)
             self._add_bar(scope, b, x, contribution.v)
 
@@ -518,6 +524,32 @@ def _fit(contribution: Sym, x: Sym, primal_x: Value, primal_y: Value) -> Sym:
     if same_shape(primal_x, primal_y):
         return contribution
     return sum_to(contribution, shape(x))
+
+
+def _uniform(g: Value) -> Value | None:
+    """``c`` when the adjoint ``g`` is ``broadcast_to(c, shape)`` of a number ``c``."""
+    op = g.op
+    if op is None or op.name != "broadcast_to":
+        return None
+    c = op.operands[0]
+    return c if isinstance(c.type, Tensor) and c.type.rank == 0 else None
+
+
+def _spread(c: Sym, x: Sym, y: Sym) -> Sym:
+    """The adjoint of operand ``x`` of an elementwise op whose result ``y`` has a uniform
+    adjoint, from the rule's contribution ``c`` computed with that one number.
+
+    A number spread over ``y`` sums, over the axes ``x`` was broadcast along, to that number
+    times ``size(y) / size(x)``: still one number spread, now over ``x``. An array
+    contribution is spread over ``y`` when it may be smaller, then summed down to ``x``."""
+    if c.rank == 0:
+        if not same_shape(x.v, y.v):
+            c = c * (to_float(size(y)) / size(x))
+        return c if x.rank == 0 else broadcast_to(c, shape(x))
+    full = c if same_shape(c.v, y.v) else broadcast_to(c, shape(y))
+    if x.rank == 0:
+        return call("sum", full)
+    return full if same_shape(x.v, y.v) else sum_to(full, shape(x))
 
 
 def _fit_rank(b: Builder, c: Value, v: Value, scope: _Scope) -> Value:

@@ -186,7 +186,7 @@ def _extremum_vjp(g: Sym, y: Sym, x: Sym, axis=None, keepdims=None) -> Sym:
 
 defvjp("sum", lambda g, y, x, axis=None, keepdims=None: _unreduce(g, x, axis, keepdims))
 linear("sum")
-defvjp("mean", lambda g, y, x, axis=None, keepdims=None: _unreduce(g, x, axis, keepdims) / _count(x, y))
+defvjp("mean", lambda g, y, x, axis=None, keepdims=None: _unreduce(g / _count(x, y), x, axis, keepdims))
 defjvp("mean", lambda t, y, x, axis=None, keepdims=None: call("mean", t, axis=axis, keepdims=keepdims))
 defvjp("prod", lambda g, y, x, axis=None, keepdims=None: _unreduce(g * y, x, axis, keepdims) / x)
 defjvp("prod", lambda t, y, x, axis=None, keepdims=None: call("sum", t * _unreduce(y, x, axis, keepdims) / x,

@@ -127,6 +127,11 @@ class _Rewriter:
             value = _const_value(v)
             return value is not _NOT_CONST and isinstance(value, (int, float)) and value == c
 
+        if op.name in ("add", "sub", "mul") and len(args) == 2:  # two numbers spread over one shape
+            spread = [_spread_over(a) for a in args]
+            if spread[0] and spread[1] and spread[0][1] is spread[1][1]:
+                combined = _append(kept, op, op.name, [spread[0][0], spread[1][0]], scalar=True)
+                return _append(kept, op, "broadcast_to", [combined, spread[0][1]])
         if op.name in ("mul", "div"):
             scalar = _broadcast_scalar(args[0], out) if op.name == "mul" else None
             if scalar is not None:  # broadcast_to(c, shape(y)) * y  ->  c * y
@@ -177,12 +182,22 @@ def _broadcast_scalar(v: Value, out: Value) -> Value | None:
     return c
 
 
-def _append(kept: list[Op], like: Op, name: str, operands: list[Value]) -> Value:
-    """A new op ``name`` standing for ``like``'s result."""
+def _spread_over(v: Value) -> tuple[Value, Value] | None:
+    """(number, shape) when ``v`` is ``broadcast_to(number, shape)``."""
+    op = v.op
+    if op is None or op.name != "broadcast_to":
+        return None
+    c = op.operands[0]
+    return (c, op.operands[1]) if isinstance(c.type, Tensor) and c.type.rank == 0 else None
+
+
+def _append(kept: list[Op], like: Op, name: str, operands: list[Value], scalar: bool = False) -> Value:
+    """A new op ``name`` standing for ``like``'s result (or for a number, with ``scalar``)."""
     from ..ir.ops import OPS
 
     out = like.result
-    new = Value(out.type, out.hint)
+    kind = Tensor(out.type.dtype, 0) if scalar else out.type
+    new = Value(kind, None if scalar else out.hint)
     kept.append(Op(OPS[name], operands, [new], {}, [], like.loc))
     return new
 
