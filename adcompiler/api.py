@@ -1,6 +1,6 @@
 """The public API (DESIGN.md): every transformation, in one place.
 
-Each returns a :class:`~adcompiler.derivatives.Transformed` function: call it, read its
+Each returns a :class:`~adcompiler.transforms.Transformed` function: call it, read its
 ``.source`` and ``.ir``, or transform it again.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .derivatives import (
+from .errors import ADError, NotDifferentiableError
+from .transforms import (
     Derivative,
     ForwardDerivative,
     Options,
@@ -19,7 +20,6 @@ from .derivatives import (
     WrtSpec,
     as_transformed,
 )
-from .errors import ADError, NotDifferentiableError
 
 _MODES = ("reverse", "forward")
 

@@ -35,9 +35,9 @@ import numpy as np
 from . import __version__
 from .api import grad
 from .check import GradCheckError, check_grad, numerical_grad
-from .derivatives import Transformed
 from .errors import ADError
 from .graph import graph
+from .transforms import Transformed
 
 #: what `check` prints at most per argument (the entries with the largest errors)
 _MAX_ROWS = 20

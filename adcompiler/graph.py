@@ -27,13 +27,13 @@ import numpy as np
 
 from . import naming
 from .ad.reverse import ReverseAD
-from .derivatives import Transformed, as_transformed
 from .ir.builder import Builder
 from .ir.clone import clone_region
 from .ir.core import Function, Op, Region, Value
 from .ir.interp import run
 from .ir.types import Tensor
 from .passes.typeinfer import arg_types_of
+from .transforms import Transformed, as_transformed
 
 #: entries of an array shown in a label
 _SHOWN_ENTRIES = 3

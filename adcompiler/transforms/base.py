@@ -1,0 +1,274 @@
+"""Transformed functions: the user's function (and, in the sibling modules, its derivatives),
+specialised per call signature.
+
+Every transformation returns a :class:`Transformed` function. It is specialised to the type
+signature of its arguments on each new signature (as Numba does), and each specialisation's
+IR, generated source and compiled code are cached. A transformed function is itself a valid
+input to another transformation: its derivative IR is IR again (higher order).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ADError, NotDifferentiableError
+from ..frontend import parse_function
+from ..ir.core import Function
+from ..ir.types import DYN, Tensor, Type
+from ..passes.manager import PassManager
+from ..passes.simplify import simplify
+from ..passes.typeinfer import arg_types_of, infer_types
+
+WrtSpec = int | str | Sequence[int | str]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user can ask of a transformation besides ``wrt``, ``mode`` and ``backend``."""
+
+    #: None | "auto" | Revolve(snapshots=k) | MemoryBudget(bytes) | a number of bytes
+    checkpoint: Any = "auto"
+    #: check every value of both sweeps for NaN/inf, naming the op and line
+    debug: bool = False
+    #: the function returns ``(loss, aux)``; aux is passed through
+    has_aux: bool = False
+    #: names of local variables whose adjoints are returned too (what ``retain_grad`` gives)
+    intermediates: tuple[str, ...] = ()
+
+
+class Transformed:
+    """A function adcompiler compiled: callable, with ``.source`` and ``.ir`` to read."""
+
+    #: the user's function this was made from (for names, signature, defaults)
+    root: Callable
+    backend: str = "python"
+
+    def __init__(self) -> None:
+        self._ir_cache: dict[tuple, Function] = {}
+        self._compiled: dict[tuple, Any] = {}
+        self._last: tuple | None = None
+        #: seconds spent in each pass, over every specialisation
+        self.timings: dict[str, float] = {}
+
+    def _run(self, fn: Function, *passes: tuple[str, Callable[[Function], Function]]) -> Function:
+        manager = PassManager(list(passes), self.timings)
+        return manager.run(fn)
+
+    # ------------------------------------------------------------------ to be provided
+    def _build_ir(self, arg_types: tuple[Type, ...]) -> Function:
+        raise NotImplementedError
+
+    def _generic_types(self) -> tuple[Type, ...]:
+        raise NotImplementedError
+
+    @property
+    def __name__(self) -> str:  # noqa: A003 - mirrors functions
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared
+    def typed_ir(self, arg_types: Sequence[Type]) -> Function:
+        """This function's IR specialised to ``arg_types`` (typed and simplified)."""
+        key = tuple(arg_types)
+        if key not in self._ir_cache:
+            self._ir_cache[key] = self._build_ir(key)
+        return self._ir_cache[key]
+
+    def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
+        """Arguments in parameter order, defaults filled in (the root function's signature)."""
+        sig = inspect.signature(self.root)
+        extra = self._n_extra_args()
+        if extra:
+            args, tail = args[:-extra], args[-extra:]
+        else:
+            tail = ()
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}: {e}") from None
+        bound.apply_defaults()
+        return list(bound.args) + list(tail)
+
+    def _n_extra_args(self) -> int:
+        return 0
+
+    def _compile(self, key: tuple) -> Callable:
+        if key not in self._compiled:
+            fn = self.typed_ir(key)
+            self._compiled[key] = _compile(fn, self.backend, self)
+        return self._compiled[key]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = self._bind(args, kwargs)
+        try:
+            key = tuple(arg_types_of(values))
+        except TypeError as e:
+            raise ADError(f"{self.__name__}: {e}") from None
+        compiled = self._compile(key)
+        self._last = key
+        return compiled(*values)
+
+    def _shown_key(self) -> tuple:
+        return self._last if self._last is not None else self._generic_types()
+
+    def _shown_ir(self) -> Function:
+        """The IR shown by ``.source``/``.ir``: the last signature called, else a generic one."""
+        if self._last is not None:
+            return self.typed_ir(self._last)
+        try:
+            return self.typed_ir(self._generic_types())
+        except ADError as e:
+            raise ADError(
+                f"{self.__name__} cannot be shown before it knows its argument types ({e.message}); "
+                "call it once, then read .source"
+            ) from None
+
+    @property
+    def ir(self) -> str:
+        """The IR text of the last specialisation called (or of a generic one, before any call)."""
+        return str(self._shown_ir())
+
+    @property
+    def source(self) -> str:
+        """Readable Python source of this function: a complete module defining ``__name__``."""
+        from ..backends.python import emit_module
+
+        return emit_module(self._shown_ir(), docstring=self._docstring()).source
+
+    @property
+    def llvm_ir(self) -> str:
+        """With ``backend="llvm"``: the optimised LLVM IR of the last specialisation called."""
+        if self.backend != "llvm":
+            raise ADError(f"{self.__name__} uses the {self.backend} backend; ask for backend='llvm'")
+        return self._compile(self._shown_key()).llvm_ir
+
+    @property
+    def asm(self) -> str:
+        """With ``backend="llvm"``: the machine code of the last specialisation called."""
+        if self.backend != "llvm":
+            raise ADError(f"{self.__name__} uses the {self.backend} backend; ask for backend='llvm'")
+        return self._compile(self._shown_key()).asm
+
+    def _docstring(self) -> str | None:
+        return None
+
+    def __reduce__(self):
+        """Pickled by reference to the user's function and the transformation's parameters:
+        the other process regenerates (or finds in its cache) the same code."""
+        return (_rebuild, (type(self), self._args, self.backend))
+
+    def graph(self, *args: Any, wrt: WrtSpec | None = None) -> str:
+        """The computation at ``args`` as Graphviz DOT: forward values and adjoints per op."""
+        from ..graph import graph
+
+        return graph(self.root if isinstance(self, Primal) else self, *args, wrt=wrt)
+
+    def with_backend(self, backend: str) -> Transformed:
+        """The same function compiled by another backend."""
+        clone = copy.copy(self)
+        Transformed.__init__(clone)
+        clone.backend = backend
+        return clone
+
+    def __repr__(self) -> str:
+        return f"<adcompiler {self.__name__}>"
+
+
+def _rebuild(cls: type, args: tuple, backend: str) -> Transformed:
+    made = cls(*args)
+    made.backend = backend
+    return made
+
+
+def _compile(fn: Function, backend: str, owner: Transformed) -> Callable:
+    if backend == "python":
+        from ..backends.python import compile_module, emit_module
+
+        return compile_module(emit_module(fn, docstring=owner._docstring()), fn.name)
+    if backend == "llvm":
+        from ..backends.llvm import compile_function
+
+        return compile_function(fn)
+    raise ValueError(f"unknown backend {backend!r}: use 'python' or 'llvm'")
+
+
+# ----------------------------------------------------------------------------- primal
+class Primal(Transformed):
+    """The user's function itself, as IR (what ``jit`` compiles and the transformations read)."""
+
+    def __init__(self, pyfunc: Callable, backend: str = "python") -> None:
+        super().__init__()
+        if isinstance(pyfunc, Transformed):
+            raise TypeError("Primal wraps a plain Python function")
+        self.root = pyfunc
+        self.backend = backend
+        self._args = (pyfunc, backend)
+
+    @property
+    def __name__(self) -> str:
+        return self.root.__name__
+
+    def untyped_ir(self) -> Function:
+        return parse_function(self.root)
+
+    def _build_ir(self, arg_types):
+        return self._run(
+            self.untyped_ir(), ("typeinfer", lambda fn: infer_types(fn, arg_types)), ("simplify", simplify)
+        )
+
+    def _generic_types(self):
+        return tuple(DYN for _ in self.untyped_ir().params)
+
+
+def as_transformed(f: Callable | Transformed) -> Transformed:
+    return f if isinstance(f, Transformed) else _primal(f)
+
+
+@functools.cache
+def _primal(f: Callable) -> Primal:
+    if not callable(f):
+        raise TypeError(f"expected a function, got {type(f).__name__}")
+    return Primal(f)
+
+
+# ----------------------------------------------------------------------------- reverse mode
+def resolve_wrt(wrt: WrtSpec, names: list[str], fn_name: str) -> tuple[list[int], bool]:
+    """Parameter positions of ``wrt`` and whether the caller asked for a tuple."""
+    many = isinstance(wrt, (tuple, list))
+    items = list(wrt) if many else [wrt]
+    out = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in names:
+                raise NotDifferentiableError(f"{fn_name} has no parameter named {w!r} (parameters: {', '.join(names)})")
+            out.append(names.index(w))
+        elif isinstance(w, int) and not isinstance(w, bool):
+            if not -len(names) <= w < len(names):
+                raise NotDifferentiableError(f"{fn_name} has {len(names)} parameters; wrt={w} is out of range")
+            out.append(w % len(names))
+        else:
+            raise TypeError(f"wrt must be an int, a parameter name or a tuple of them, not {w!r}")
+    return out, many
+
+
+def has_tapes(fn: Function) -> bool:
+    return any(op.name in ("push", "pop") for op in fn.walk())
+
+
+def check_float_params(of: Transformed, primal: Function, wrt: list[int], names: list[str]) -> None:
+    for k in wrt:
+        t = primal.params[k].type
+        if not (isinstance(t, Tensor) and t.is_float):
+            kind = "an int" if t == Tensor("i64", 0) else "a bool" if t == Tensor("bool", 0) else str(t)
+            raise NotDifferentiableError(
+                f"cannot differentiate {of.__name__} with respect to '{names[k]}': "
+                f"it is {kind}; pass a float (or a float64 array)",
+                primal.loc,
+            )
+
+
+# ----------------------------------------------------------------------------- forward mode
