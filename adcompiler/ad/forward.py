@@ -16,7 +16,7 @@ from .. import naming
 from ..errors import NotDifferentiableError
 from ..ir.builder import Builder
 from ..ir.core import Function, Op, Region, Value
-from ..ir.types import Tensor, TupleT
+from ..ir.types import NoneT, Tensor, TupleT
 from ..passes.activity import Activity, differentiable_operands
 from ..passes.shapes import same_shape
 from . import rules
@@ -194,7 +194,8 @@ class ForwardAD:
             inner_env, inner_tan = dict(env), dict(tan)
             self._region(region, rb, inner_env, inner_tan)
             new.yields = [inner_env[y] for y in region.yields] + [
-                inner_tan.get(region.yields[k]) or self._zero(rb, inner_env[region.yields[k]]) for k in active
+                inner_tan.get(region.yields[k]) or self._zero(rb, inner_env[region.yields[k]], op.results[k])
+                for k in active
             ]
             regions.append(new)
         types = [r.type for r in op.results] + [self._tangent_type(op.results[k]) for k in active]
@@ -210,7 +211,7 @@ class ForwardAD:
         carried = body.args[first:]
         inits = op.operands[3:] if op.name == "for" else op.operands
         active = [k for k, a in enumerate(carried) if self.activity.is_active(a) or self.activity.is_active(op.results[k])]
-        init_tans = [tan.get(inits[k]) or self._zero(b, env[inits[k]]) for k in active]
+        init_tans = [tan.get(inits[k]) or self._zero(b, env[inits[k]], carried[k]) for k in active]
 
         def new_region(region: Region, with_index: bool) -> tuple[Region, dict, dict]:
             args = [Value(a.type, a.hint) for a in region.args]
@@ -234,7 +235,7 @@ class ForwardAD:
         bb = Builder(new_body, op.loc)
         self._region(body, bb, benv, btan)
         new_body.yields = [benv[y] for y in body.yields] + [
-            btan.get(body.yields[k]) or self._zero(bb, benv[body.yields[k]]) for k in active
+            btan.get(body.yields[k]) or self._zero(bb, benv[body.yields[k]], carried[k]) for k in active
         ]
         regions.append(new_body)
         types = [r.type for r in op.results] + [self._tangent_type(carried[k]) for k in active]
@@ -248,9 +249,12 @@ class ForwardAD:
             tan[op.results[k]] = t
 
     # ------------------------------------------------------------------ zeros and shapes
-    def _zero(self, b: Builder, like: Value) -> Value:
-        """A zero tangent for a value like ``like``."""
+    def _zero(self, b: Builder, like: Value, carried: Value | None = None) -> Value:
+        """A zero tangent for a value like ``like`` (a placeholder for an undefined value, whose
+        tangent no one reads: a variable first assigned inside a loop or branch)."""
         t = like.type
+        if isinstance(t, NoneT) and carried is not None:
+            return b.op("undef", result_types=[self._tangent_type(carried)])
         if self.batched:
             if not isinstance(t, Tensor) or t.rank is None:
                 raise NotDifferentiableError("forward-mode gradients need every rank known: call the function first")
