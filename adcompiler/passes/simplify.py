@@ -87,6 +87,11 @@ class _Rewriter:
             op.operands = [self.subst.get(v, v) for v in op.operands]
             for r in op.regions:
                 self.region(r, scope)
+            if op.name in _SHAPE_QUERIES and shape_key(op.operands[0]) is not op.operands[0]:
+                # the shape of `a * b + c` is the shape of `a` (when known alike): no need to
+                # keep the expression alive for its shape
+                op.operands = [shape_key(op.operands[0])]
+                self.changed = True
             replacement = self._rewrite(op, kept)
             if replacement is not None:
                 self.subst[op.result] = replacement
@@ -235,6 +240,7 @@ def _cse_key(op: Op):
     return (op.name, operands, attrs)
 
 
+_SHAPE_QUERIES = frozenset(("shape", "size", "len", "ndim"))
 _COMMUTATIVE = frozenset("add mul maximum minimum eq ne and or logaddexp".split())
 
 
