@@ -45,7 +45,7 @@ class ForwardAD:
         """``seeds(b, fn, params)`` gives the tangent of each ``wrt`` parameter (and may add
         parameters); ``pack(b, value, tangent)`` makes the returned value."""
         params = [Value(p.type, p.hint) for p in self.fn.params]
-        out = Function(name, Region(params), list(self.fn.param_names), self.fn.loc)
+        out = Function(name, Region(params), list(self.fn.param_names), self.fn.loc, defaults=dict(self.fn.defaults))
         b = Builder(out.body)
         env: dict[Value, Value] = dict(zip(self.fn.params, params))
         tan: dict[Value, Value] = {}

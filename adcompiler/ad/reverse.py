@@ -216,7 +216,7 @@ class ReverseAD:
         ``fn`` (a cotangent); ``pack(b, value, grads)`` makes the returned value.
         """
         params = [Value(p.type, p.hint) for p in self.fn.params]
-        out = Function(name, Region(params), list(self.fn.param_names), self.fn.loc)
+        out = Function(name, Region(params), list(self.fn.param_names), self.fn.loc, defaults=dict(self.fn.defaults))
         b = Builder(out.body)
         top = _TopScope(None, self.fn.body)
         top.primal.update(zip(self.fn.params, params))

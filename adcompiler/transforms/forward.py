@@ -188,7 +188,7 @@ class ReverseJacobian(Transformed):
         shared = 0 if has_tapes(vjp) else ad.forward_end
 
         params = [Value(p.type, p.hint) for p in primal.params]
-        fn = Function(self.__name__, Region(params), list(primal.param_names), primal.loc)
+        fn = Function(self.__name__, Region(params), list(primal.param_names), primal.loc, defaults=dict(primal.defaults))
         b = Builder(fn.body)
         vmap: dict[Value, Value] = dict(zip(vjp.params, params))
         for op in vjp.body.ops[:shared]:

@@ -50,7 +50,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ProgramConfig:
     """Feature switches and size limits of generated programs.
 
@@ -130,11 +130,13 @@ class ProgramConfig:
 
     #: Statements in the entry function's top-level block (before the final return).
     min_statements: int = 3
-    max_statements: int = 9
+    max_statements: int = 7
     #: Statements in a loop body or branch.
-    max_block_statements: int = 4
+    max_block_statements: int = 3
     #: Maximum nesting of compound statements (if/for/while).
     max_nesting: int = 3
+    #: Rough limit on statements per function (past it only simple ones are added).
+    max_lines: int = 16
     #: Maximum expression depth.
     max_expr_depth: int = 3
     #: Number of helper functions (upper bound).
@@ -175,6 +177,15 @@ class ProgramConfig:
             "if_else", "ternary", "for_loops", "while_loops", "for_over_array",
             "helpers", "early_return", "break_continue",
         )
+
+    def __repr__(self) -> str:
+        """Only the fields that differ from the defaults: ``ProgramConfig(while_loops=False)``."""
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        ]
+        return f"ProgramConfig({', '.join(changed)})"
 
     def summary(self) -> str:
         """A short description: the features that are off, and the limits."""

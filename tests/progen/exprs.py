@@ -14,18 +14,13 @@ reductions, comparisons) are generated freely: the program validator
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from .config import ProgramConfig
+from .arrays import ArrayProductions
+from .context import Ctx, HelperSig, Production
 from .scope import Kind, Scope, Var
 from .text import (
     ADD,
     AND,
-    ATOM,
-    CMP,
-    MUL,
     NOT,
     OR,
     TERNARY,
@@ -35,7 +30,6 @@ from .text import (
     cond_expr,
     int_lit,
     lit,
-    method,
     neg,
 )
 
@@ -44,58 +38,7 @@ BMAX = 10.0
 #: Largest argument bound for exp/sinh/cosh.
 EXP_ARG_MAX = 2.5
 
-
-@dataclass(frozen=True)
-class HelperSig:
-    """The signature of a generated helper function, as seen by its callers."""
-
-    name: str
-    params: tuple[tuple[str, Kind], ...]
-    #: Keyword parameters with float defaults (name, default).
-    defaults: tuple[tuple[str, float], ...]
-    returns: tuple[Kind, ...]
-    return_bounds: tuple[float, ...]
-    #: Bound the helper assumes for its array/float parameters.
-    param_bound: float = 2.0
-
-
-@dataclass
-class Ctx:
-    """Everything shared while generating one program."""
-
-    rng: random.Random
-    cfg: ProgramConfig
-    rows: int  # R
-    cols: int  # C
-    n_max: int
-    constants: dict[str, float] = field(default_factory=dict)
-    helpers: list[HelperSig] = field(default_factory=list)
-    counter: int = 0
-
-    def fresh(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def on(self, feature: str) -> bool:
-        return self.cfg.enabled(feature)
-
-    def size(self, kind: Kind) -> int:
-        return {Kind.V: self.cols, Kind.W: self.rows, Kind.M: self.rows * self.cols}.get(
-            kind, 1
-        )
-
-    def length(self, kind: Kind) -> int:
-        """Length of the first axis."""
-        return self.cols if kind is Kind.V else self.rows
-
-    def coin(self, p: float) -> bool:
-        return self.rng.random() < p
-
-
-Production = tuple[float, Callable[[int], Expr]]
-
-
-class ExprGen:
+class ExprGen(ArrayProductions):
     """Generates expressions over the variables of a scope."""
 
     def __init__(self, ctx: Ctx, scope: Scope, avail: frozenset[Kind]) -> None:
@@ -160,7 +103,7 @@ class ExprGen:
                 for var in self.scope.vars.values():
                     if var.kind.is_array:
                         prods.append((1.0, lambda d, v=var: self._element(v)))
-        elif ctx.on("indexing") and kind in (Kind.V, Kind.W):
+        elif ctx.on("indexing") and (kind is Kind.V or kind is Kind.W and ctx.on("slicing")):
             for var in self.scope.of_kind(Kind.M):
                 prods.append((0.8, lambda d, v=var, k=kind: self._row_or_col(v, k)))
         if kind is Kind.V and ctx.on("constructors"):
@@ -209,7 +152,8 @@ class ExprGen:
     def _row_or_col(self, var: Var, kind: Kind) -> Expr:
         if kind is Kind.V:
             i = self.index(self.ctx.rows)
-            text = f"{var.name}[{i}]" if self.ctx.coin(0.6) else f"{var.name}[{i}, :]"
+            sliced = self.ctx.on("slicing") and self.ctx.coin(0.4)
+            text = f"{var.name}[{i}, :]" if sliced else f"{var.name}[{i}]"
         else:
             text = f"{var.name}[:, {self.index(self.ctx.cols)}]"
         return Expr(text, kind, var.bound)
@@ -237,7 +181,9 @@ class ExprGen:
                     prods.append((1.2, lambda d, s=src: self._reduce(s, d)))
             if ctx.on("matmul") and Kind.V in self.avail:
                 prods.append((0.8, self._dot_scalar))
-            if ctx.on("slicing") and Kind.V in self.avail:
+            if ctx.on("slicing") and (ctx.on("reductions") or ctx.on("matmul")) and (
+                Kind.V in self.avail or Kind.W in self.avail
+            ):
                 prods.append((0.5, self._slice_reduce))
         else:
             if ctx.on("where"):
@@ -379,173 +325,6 @@ class ExprGen:
         f = self.rng.choice(["min", "max"])
         return call(f, a, b, kind=Kind.F, bound=max(a.bound, b.bound))
 
-    def _reduce(self, src: Kind, depth: int) -> Expr:
-        rng, ctx = self.rng, self.ctx
-        arr = self.expr(src, depth)
-        size = ctx.size(src)
-        names = ["sum", "sum", "mean", "prod"]
-        if ctx.on("max_min_reductions"):
-            names += ["max", "min"]
-        name = rng.choice(names)
-        if name == "prod":
-            arr = binop("+", lit(1.0), binop("*", lit(0.5), self.squash(arr), src, 0.8), src, 1.8)
-            return call("np.prod", arr, kind=Kind.F, bound=1.8**size)
-        bound = arr.bound * (size if name == "sum" else 1)
-        if src is Kind.M and ctx.on("axis_reductions") and rng.random() < 0.15:
-            return call(f"np.{name}", arr, "axis=(0, 1)", kind=Kind.F, bound=bound)
-        if rng.random() < 0.4:
-            return method(arr, name, kind=Kind.F, bound=bound)
-        return call(f"np.{name}", arr, kind=Kind.F, bound=bound)
-
-    def _dot_scalar(self, depth: int) -> Expr:
-        rng = self.rng
-        k = rng.choice([k for k in (Kind.V, Kind.W) if k in self.avail])
-        a, b = self.expr(k, depth), self.expr(k, depth)
-        bound = a.bound * b.bound * self.ctx.length(k)
-        form = rng.randrange(4)
-        if form == 0:
-            return call("np.dot", a, b, kind=Kind.F, bound=bound)
-        if form == 1:
-            return binop("@", a, b, Kind.F, bound)
-        if form == 2:
-            return method(a, "dot", b, kind=Kind.F, bound=bound)
-        return call("np.matmul", a, b, kind=Kind.F, bound=bound)
-
-    def _slice_reduce(self, depth: int) -> Expr:
-        rng = self.rng
-        k = rng.choice([k for k in (Kind.V, Kind.W, Kind.M) if k in self.avail])
-        a, b = self.expr(k, depth), self.expr(k, depth)
-        if k is Kind.M:
-            s1, s2 = rng.choice([("1:, :", ":-1, :"), (":, 1:", ":, :-1"), ("1:", ":-1")])
-        else:
-            s1, s2 = rng.choice([("1:", ":-1"), ("::2", "::2"), (":1", "-1:"), ("::-1", ":")])
-        prod = f"{a.atom()}[{s1}] * {b.atom()}[{s2}]"
-        bound = a.bound * b.bound * self.ctx.size(k)
-        if rng.random() < 0.5 or k is Kind.M or not self.ctx.on("matmul"):
-            return Expr(f"np.sum({prod})", Kind.F, bound)
-        return Expr(f"np.dot({a.atom()}[{s1}], {b.atom()}[{s2}])", Kind.F, bound)
-
-    def _where(self, kind: Kind, depth: int) -> Expr:
-        rng = self.rng
-        a, b = self.expr(kind, depth), self.expr(kind, depth)
-        bound = max(a.bound, b.bound)
-        form = rng.randrange(4)
-        if form == 0:
-            c = self.small(kind, depth)
-            thr = lit(rng.uniform(-0.6, 0.6))
-            op = rng.choice([">", "<"])
-            return call("np.where", f"{c.text} {op} {thr.text}", a, b, kind=kind, bound=bound)
-        if form == 1:
-            return call(rng.choice(["np.maximum", "np.minimum"]), a, b, kind=kind, bound=bound)
-        if form == 2:
-            lo = round(rng.uniform(-1.0, -0.2), 2)
-            hi = round(rng.uniform(0.2, 1.0), 2)
-            return call("np.clip", a, repr(lo), repr(hi), kind=kind, bound=max(-lo, hi))
-        return call("np.abs", a, kind=kind, bound=a.bound)
-
-    def _axis_reduce(self, kind: Kind, depth: int) -> Expr:
-        rng, ctx = self.rng, self.ctx
-        m = self.expr(Kind.M, depth)
-        axis = 0 if kind is Kind.V else rng.choice([1, -1])
-        names = ["sum", "mean", "sum"] + (["max", "min"] if ctx.on("max_min_reductions") else [])
-        name = rng.choice(names)
-        size = ctx.rows if axis == 0 else ctx.cols
-        bound = m.bound * (size if name == "sum" else 1)
-        if rng.random() < 0.3:
-            return method(m, name, f"axis={axis}", kind=kind, bound=bound)
-        return call(f"np.{name}", m, f"axis={axis}", kind=kind, bound=bound)
-
-    def _keepdims(self, depth: int) -> Expr:
-        rng = self.rng
-        m, red = self.expr(Kind.M, depth), self.expr(Kind.M, depth)
-        name = rng.choice(["sum", "mean"])
-        axis = rng.choice([0, 1])
-        size = self.ctx.rows if axis == 0 else self.ctx.cols
-        rb = red.bound * (size if name == "sum" else 1)
-        r = call(f"np.{name}", red, f"axis={axis}", "keepdims=True", kind=Kind.M, bound=rb)
-        op = rng.choice(["+", "-", "*"])
-        return binop(op, m, r, Kind.M, m.bound * rb if op == "*" else m.bound + rb)
-
-    def _matmul_ok(self, kind: Kind) -> bool:
-        if Kind.M not in self.avail:
-            return False
-        needs = {Kind.V: (Kind.W,), Kind.W: (Kind.V,), Kind.M: (Kind.V, Kind.W)}[kind]
-        return all(k in self.avail for k in needs)
-
-    def _matmul(self, kind: Kind, depth: int) -> Expr:
-        rng, ctx = self.rng, self.ctx
-        m = self.expr(Kind.M, depth)
-        if kind is Kind.W:
-            v = self.expr(Kind.V, depth)
-            bound = m.bound * v.bound * ctx.cols
-            form = rng.randrange(3)
-            if form == 0:
-                return binop("@", m, v, kind, bound)
-            if form == 1:
-                return call("np.dot", m, v, kind=kind, bound=bound)
-            return method(m, "dot", v, kind=kind, bound=bound)
-        if kind is Kind.V:
-            w = self.expr(Kind.W, depth)
-            bound = m.bound * w.bound * ctx.rows
-            form = rng.randrange(3)
-            if form == 0:
-                return binop("@", Expr(f"{m.atom()}.T", Kind.M, m.bound), w, kind, bound)
-            if form == 1:
-                return binop("@", w, m, kind, bound)
-            return call("np.matmul", w, m, kind=kind, bound=bound)
-        w, v = self.expr(Kind.W, depth), self.expr(Kind.V, depth)
-        return call("np.outer", w, v, kind=kind, bound=w.bound * v.bound)
-
-    def _construct(self, kind: Kind, depth: int) -> Expr:
-        rng, ctx = self.rng, self.ctx
-        s = self.expr(Kind.F, depth)
-        shape = {Kind.V: str(ctx.cols), Kind.W: str(ctx.rows), Kind.M: f"({ctx.rows}, {ctx.cols})"}[kind]
-        form = rng.randrange(3)
-        if form == 0:
-            return call("np.full", shape, s, kind=kind, bound=s.bound)
-        if form == 1:
-            ones = Expr(f"np.ones({shape})", kind, 1.0)
-            return binop("*", s, ones, kind, s.bound)
-        like = [v for v in self.scope.of_kind(kind)]
-        if like:
-            z = Expr(f"np.zeros_like({rng.choice(like).name})", kind, 0.0)
-            return binop("+", z, s, kind, s.bound)
-        return binop("+", Expr(f"np.zeros({shape})", kind, 0.0), s, kind, s.bound)
-
-    def _reverse(self, kind: Kind, depth: int) -> Expr:
-        a = self.expr(kind, depth)
-        sl = "::-1" if kind is not Kind.M or self.ctx.coin(0.5) else ":, ::-1"
-        return Expr(f"{a.atom()}[{sl}]", kind, a.bound)
-
-    def _reshape(self, kind: Kind, depth: int) -> Expr:
-        rng, ctx = self.rng, self.ctx
-        if kind is Kind.V and Kind.M in self.avail and Kind.W in self.avail and rng.random() < 0.4:
-            m, w = self.expr(Kind.M, depth), self.expr(Kind.W, depth)
-            mt = Expr(f"np.transpose({m.text})", Kind.M, m.bound)
-            return binop("@", mt, w, kind, m.bound * w.bound * ctx.rows)
-        if kind is Kind.M:
-            if ctx.rows == 2 and Kind.V in self.avail:
-                a, b = self.expr(Kind.V, depth), self.expr(Kind.V, depth)
-                return Expr(f"np.stack([{a.text}, {b.text}])", kind, max(a.bound, b.bound))
-            if ctx.cols == 2 and Kind.W in self.avail:
-                a, b = self.expr(Kind.W, depth), self.expr(Kind.W, depth)
-                return Expr(
-                    f"np.stack([{a.text}, {b.text}], axis=1)", kind, max(a.bound, b.bound)
-                )
-            m = self.expr(Kind.M, depth)
-            text = f"np.concatenate([{m.atom()}[1:], {m.atom()}[:1]], axis=0)"
-            return Expr(text, kind, m.bound)
-        if kind is Kind.V and Kind.M in self.avail and rng.random() < 0.5:
-            m = self.expr(Kind.M, depth)
-            rows = self.expr(Kind.W, depth) if Kind.W in self.avail else None
-            if rows is not None:
-                text = f"{m.atom()}.reshape({ctx.cols}, {ctx.rows}) @ {rows.atom()}"
-                return Expr(text, kind, m.bound * rows.bound * ctx.rows, MUL)
-        a = self.expr(kind, depth)
-        k = rng.randint(1, ctx.length(kind) - 1)
-        text = f"np.concatenate([{a.atom()}[{k}:], {a.atom()}[:{k}]])"
-        return Expr(text, kind, a.bound)
-
     # ---- helper calls ---------------------------------------------------------------------
 
     def helper_args(self, sig: HelperSig, depth: int) -> str:
@@ -609,4 +388,4 @@ class ExprGen:
         return cond_expr(f"{v.name} == {k}")
 
 
-__all__ = ["ATOM", "BMAX", "CMP", "Ctx", "ExprGen", "HelperSig"]
+__all__ = ["BMAX", "ExprGen"]

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import check
 from .config import ProgramConfig
-from .exprs import Ctx, HelperSig
+from .context import Ctx, HelperSig
 from .scope import Kind, Scope, Var
 from .stmts import FuncGen
 from .text import indent
@@ -104,7 +104,7 @@ class Program:
     def describe(self) -> str:
         """Seed, config, sample arguments and numbered source: for failure messages."""
         args = ", ".join(
-            f"{n}={np.array2string(a, precision=17, separator=', ') if isinstance(a, np.ndarray) else repr(a)}"
+            f"{n}={f'np.array({a.tolist()!r})' if isinstance(a, np.ndarray) else repr(a)}"
             for n, a in zip(self.arg_names, self.args, strict=True)
         )
         numbered = "\n".join(
@@ -117,25 +117,32 @@ class Program:
         )
 
 
-def generate(seed: int, config: ProgramConfig | None = None) -> Program:
-    """The program for ``seed`` under ``config`` (deterministic)."""
+def generate(seed: int, config: ProgramConfig | None = None, smooth: bool = True) -> Program:
+    """The program for ``seed`` under ``config`` (deterministic).
+
+    With ``smooth`` (the default), candidates at whose sample point finite differences
+    are unreliable are rejected too (this costs a finite-difference gradient).
+    """
     config = config or ProgramConfig()
     rejected: dict[str, int] = {}
     for attempt in range(MAX_ATTEMPTS):
         rng = random.Random(f"progen/{seed}/{attempt}")
         source, names, args = build(rng, config, seed, attempt)
-        reason, value = validate(source, args)
+        reason, value = validate(source, args, smooth)
         if reason is None:
             return Program(seed, attempt, config, source, names, args, value, rejected=rejected)
         rejected[reason] = rejected.get(reason, 0) + 1
     raise GeneratorError(f"seed {seed}: no valid program in {MAX_ATTEMPTS} attempts: {rejected}")
 
 
-def validate(source: str, args: tuple[Any, ...]) -> tuple[str | None, float]:
+def validate(
+    source: str, args: tuple[Any, ...], smooth: bool = True
+) -> tuple[str | None, float]:
     """Run ``source`` instrumented and plain; a rejection reason or None, and the value.
 
-    Margin violations and oversized values are rejections; any other error means the
-    generator wrote a broken program and raises :class:`GeneratorError`.
+    Margin violations, oversized values and (with ``smooth``) points where finite
+    differences are unreliable are rejections; any other error means the generator
+    wrote a broken program and raises :class:`GeneratorError`.
     """
     plain = run_source(source, copy.deepcopy(args))
     try:
@@ -150,7 +157,49 @@ def validate(source: str, args: tuple[Any, ...]) -> tuple[str | None, float]:
         return "value", math.nan
     if checked != plain:
         raise GeneratorError(f"instrumented value {checked} != plain {plain}\n{source}")
+    if smooth and not _smooth_at(source, args, plain):
+        return "not smooth", math.nan
     return None, float(plain)
+
+
+#: Gradients larger than this (relative to max(1, |value|)) are rejected.
+MAX_GRAD = 1e4
+#: Two finite-difference schemes must agree this well (relative to the gradient scale).
+SMOOTH_RTOL = 1e-6
+
+
+def _smooth_at(source: str, args: tuple[Any, ...], value: float) -> bool:
+    """Whether finite differences are trustworthy at ``args``.
+
+    Compares the 2nd-order gradient (step ~6e-6) with the 4th-order one at a much larger
+    step (1e-3): they disagree near a kink or branch threshold within ~2e-3 of the
+    sample point, and where the function is so curved (e.g. a chaotic loop) that finite
+    differences cannot serve as an oracle. Huge gradients are rejected too.
+    """
+    numerical_grad = _finite_diff().numerical_grad
+    namespace: dict[str, Any] = {"__name__": "progen_smooth"}
+    exec(compile(source, "<progen>", "exec"), namespace)  # noqa: S102
+    fn = namespace[ENTRY]
+    wrt = [i for i, a in enumerate(args) if isinstance(a, float | np.ndarray)]
+    fine = numerical_grad(fn, args, wrt)
+    coarse = numerical_grad(fn, args, wrt, order=4, rel_step=1e-3)
+    scale = max(
+        1.0, abs(value), *(float(np.max(np.abs(g))) for g in fine if np.size(g))
+    )
+    if scale > MAX_GRAD * max(1.0, abs(value)):
+        return False
+    return all(
+        float(np.max(np.abs(np.asarray(f) - np.asarray(c)), initial=0.0)) <= SMOOTH_RTOL * scale
+        for f, c in zip(fine, coarse, strict=True)
+    )
+
+
+def _finite_diff() -> Any:
+    """The ``finite_diff`` module next to this package (tests/finite_diff.py)."""
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    return importlib.import_module("finite_diff")
 
 
 def run_source(source: str, args: tuple[Any, ...], extra: dict[str, Any] | None = None) -> Any:
@@ -244,8 +293,12 @@ def _avail(kinds: set[Kind], ctx: Ctx) -> set[Kind]:
     avail = set(kinds) | {Kind.F}
     avail.discard(Kind.I)
     if Kind.M in avail:
-        if ctx.on("axis_reductions") or ctx.on("indexing"):
+        if ctx.on("axis_reductions") or ctx.on("indexing") and ctx.on("slicing"):
             avail |= {Kind.V, Kind.W}
+        elif ctx.on("indexing"):
+            avail.add(Kind.V)
+            if ctx.on("matmul"):
+                avail.add(Kind.W)
         elif ctx.on("matmul"):
             if Kind.V in avail:
                 avail.add(Kind.W)
@@ -279,7 +332,10 @@ def _helper(ctx: Ctx, name: str, main_avail: set[Kind]) -> tuple[str, HelperSig]
     for pname, _ in defaults:
         scope.vars[pname] = Var(pname, Kind.F, 1.0)
     small = cfg.with_(
-        min_statements=1, max_statements=max(1, cfg.max_statements // 2), max_nesting=min(2, cfg.max_nesting)
+        min_statements=1,
+        max_statements=max(1, cfg.max_statements // 2),
+        max_nesting=min(2, cfg.max_nesting),
+        max_lines=max(4, cfg.max_lines // 3),
     )
     ctx.cfg = small
     gen = FuncGen(ctx, frozenset(avail), returns, visible)

@@ -81,8 +81,10 @@ class Scope:
     trips: int = 1
     #: Whether ``break``/``continue`` are allowed (innermost enclosing loop exists).
     in_loop: bool = False
-    #: A ``continue`` was emitted at this loop level (while loops then count at the top).
-    used_continue: bool = False
+    #: Facts about the innermost loop, shared by the scopes of its body's branches:
+    #: ``"continue"`` is set when a ``continue`` was emitted (while loops then count
+    #: at the top of the body).
+    loop_flags: dict[str, bool] = field(default_factory=dict)
 
     def copy(self) -> Scope:
         """A copy whose variables can be changed without touching this scope."""
@@ -92,6 +94,7 @@ class Scope:
             loop_depth=self.loop_depth,
             trips=self.trips,
             in_loop=self.in_loop,
+            loop_flags=self.loop_flags,
         )
 
     def of_kind(self, kind: Kind) -> list[Var]:

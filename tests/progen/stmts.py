@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .exprs import BMAX, Ctx, ExprGen, HelperSig
+from .context import Ctx, HelperSig
+from .exprs import BMAX, ExprGen
 from .scope import KEEP_BOUND, Kind, Mode, Scope, Var
-from .text import ADD, MUL, Expr, binop, indent, int_lit, lit, view_roots
+from .text import MUL, Expr, binop, indent, int_lit, lit, view_roots
 
 #: Largest bound an accumulator may reach; beyond, carried values are only contracted.
 ACCUM_MAX = 60.0
@@ -37,6 +38,8 @@ class FuncGen:
         self.avail = avail
         self.returns = returns
         self.helpers = helpers
+        #: Statements left before only simple statements are generated (bounds length).
+        self.budget = ctx.cfg.max_lines
         #: Names whose arrays must never be returned or stored as views (helper params).
         self.protect: set[str] = set()
         #: Max bound over every return statement, per returned value.
@@ -57,7 +60,7 @@ class FuncGen:
 
     def block(self, scope: Scope, count: int, nesting: int) -> list[str]:
         lines: list[str] = []
-        for _ in range(count):
+        for _ in range(count if self.budget > 0 else min(count, 1)):
             lines += self.stmt(scope, nesting)
         return lines
 
@@ -76,7 +79,8 @@ class FuncGen:
             options.append((0.8, self.new_buffer))
             if any(v.owned and v.mode is Mode.FREE for v in scope.floats()):
                 options.append((1.2, self.free_write))
-        if nesting < ctx.cfg.max_nesting:
+        self.budget -= 1
+        if nesting < ctx.cfg.max_nesting and self.budget > 4:
             if ctx.on("if_else"):
                 options.append((1.5, self.if_stmt))
             loops_ok = scope.loop_depth == 0 or ctx.on("nested_loops")
@@ -153,7 +157,9 @@ class FuncGen:
             return e
         owned = {v.name for v in scope.floats() if v.owned} | self.protect
         if view_roots(e.text) & owned:
-            return Expr(f"{e.atom()}.copy()", e.kind, e.bound)
+            if self.ctx.on("constructors"):
+                return Expr(f"{e.atom()}.copy()", e.kind, e.bound)
+            return binop("*", lit(1.0), e, e.kind, e.bound)
         return e
 
     def tuple_assign(self, scope: Scope, nesting: int) -> list[str]:
@@ -214,7 +220,7 @@ class FuncGen:
             form = rng.randrange(4)
             if form == 0 and Kind.V in self.avail:
                 return f"{var.name}[{gen.index(ctx.rows)}]", Kind.V
-            if form == 1 and Kind.W in self.avail:
+            if form == 1 and Kind.W in self.avail and ctx.on("slicing"):
                 return f"{var.name}[:, {gen.index(ctx.cols)}]", Kind.W
             return f"{var.name}[{gen.index(ctx.rows)}, {gen.index(ctx.cols)}]", Kind.F
         if ctx.on("slicing") and rng.random() < 0.2:
@@ -327,7 +333,7 @@ class FuncGen:
         c = self.exprs(scope).cond()
         word = self.rng.choice(["break", "continue"])
         if word == "continue":
-            scope.used_continue = True
+            scope.loop_flags["continue"] = True
         return [f"if {c.text}:", f"    {word}"]
 
     def early_return(self, scope: Scope, nesting: int) -> list[str]:
@@ -367,13 +373,13 @@ class FuncGen:
         inner.loop_depth = scope.loop_depth + 1
         inner.trips = trips
         inner.in_loop = True
-        inner.used_continue = False
+        inner.loop_flags = {}
         return inner, pre, carried
 
     def _loop_body(self, inner: Scope, carried: list[Var], nesting: int) -> list[str]:
         """Statements of a loop body, with at least one update of each carried variable."""
         rng = self.rng
-        n = rng.randint(1, self.ctx.cfg.max_block_statements)
+        n = rng.randint(1, self.ctx.cfg.max_block_statements) if self.budget > 0 else 1
         plan: list[Var | None] = [None] * n + list(carried)
         rng.shuffle(plan)
         lines: list[str] = []
@@ -480,7 +486,7 @@ class FuncGen:
             test = f"{test} and {c.at(6)}"
         body = self._loop_body(inner, carried, nesting)
         step = f"{counter} += 1" if ctx.on("aug_assign") else f"{counter} = {counter} + 1"
-        body = [step, *body] if inner.used_continue or rng.random() < 0.5 else [*body, step]
+        body = [step, *body] if inner.loop_flags.get("continue") or rng.random() < 0.5 else [*body, step]
         self._after_loop(scope, inner, carried)
         return [*pre, f"{counter} = 0", f"while {test}:", *indent(body)]
 
@@ -525,4 +531,4 @@ class FuncGen:
         return None
 
 
-__all__ = ["ADD", "FuncGen"]
+__all__ = ["FuncGen"]

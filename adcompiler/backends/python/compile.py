@@ -26,7 +26,10 @@ def cache_dir() -> Path:
     """Where generated modules are written (created on first use)."""
     configured = os.environ.get("ADCOMPILER_CACHE_DIR")
     candidates = [Path(configured)] if configured else []
-    candidates += [Path.home() / ".cache" / "adcompiler" / "python", Path(tempfile.gettempdir()) / "adcompiler-python"]
+    candidates += [
+        Path.home() / ".cache" / "adcompiler" / "python",
+        Path(tempfile.gettempdir()) / "adcompiler-python",
+    ]
     for path in candidates:
         try:
             path.mkdir(parents=True, exist_ok=True)

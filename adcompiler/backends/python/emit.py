@@ -9,6 +9,7 @@ one (parallel when needed) assignment at the edge of their block.
 from __future__ import annotations
 
 import ast
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -18,12 +19,16 @@ from .exprs import call, index_expr, is_array, name
 from .plan import Plan
 
 INDENT = "    "
+#: generated lines stay within the project's line length
+MAX_LINE = 110
 
 
 class Emitter:
     """Writes the lines of one function body; ``ctx`` is the module being emitted."""
 
-    def __init__(self, plan: Plan, ctx: exprs.Context, tapes: dict[str, str], note: Callable[[ast.AST], None]) -> None:
+    def __init__(
+        self, plan: Plan, ctx: exprs.Context, tapes: dict[str, str], note: Callable[[ast.AST], None]
+    ) -> None:
         self.plan = plan
         self.ctx = ctx
         self.tapes = tapes
@@ -46,7 +51,22 @@ class Emitter:
         """``a, b`` for ``return a, b`` and ``a, b = b, a``; one tuple value unpacks the same way."""
         if len(values) == 1 and isinstance(values[0], ast.Tuple) and values[0].elts:
             values = values[0].elts
+            if len(values) == 1:
+                return self.src(values[0]) + ","  # ``return a,``: still a tuple
         return ", ".join(self.src(v) for v in values)
+
+    def ret(self, values: list[ast.expr]) -> None:
+        """``return a, b``; one value a line when that is too long."""
+        line = "return " + self.src_list(values)
+        if len(INDENT + line) <= MAX_LINE:
+            self.put(1, line)
+            return
+        if len(values) == 1 and isinstance(values[0], ast.Tuple):
+            values = values[0].elts
+        self.put(1, "return (")
+        for v in values:
+            self.put(2, f"{self.src(v)},")
+        self.put(1, ")")
 
     def var(self, v: Value) -> str:
         return self.plan.names[v]
@@ -76,7 +96,14 @@ class Emitter:
             for node in ast.walk(e)
         )
         if clobbered:
-            self.put(depth, f"{', '.join(targets)} = {self.src_list([e for _, e in pairs])}")
+            line = f"{', '.join(targets)} = {self.src_list([e for _, e in pairs])}"
+            if len(INDENT * depth + line) <= MAX_LINE:
+                self.put(depth, line)
+                return
+            self.put(depth, f"{', '.join(targets)} = (")  # one value a line, still all at once
+            for _, e in pairs:
+                self.put(depth + 1, f"{self.src(e)},")
+            self.put(depth, ")")
         else:
             for t, e in pairs:
                 self.put(depth, f"{t} = {self.src(e)}")
@@ -87,8 +114,10 @@ class Emitter:
         if loc is None or (loc.file, loc.line) == self._last_line:
             return
         self._last_line = (loc.file, loc.line)
-        text = loc.source_line.strip()
-        self.put(depth, f"# line {loc.line}: {text}" if text else f"# line {loc.line}")
+        source = loc.source_line.strip()
+        text = f"# line {loc.line}: {source}" if source else f"# line {loc.line}"
+        room = MAX_LINE - len(INDENT * depth)
+        self.put(depth, text if len(text) <= room else text[: room - 4] + " ...")
 
     # ------------------------------------------------------------------ ops
     def region(self, region: Region, depth: int) -> None:
@@ -101,6 +130,12 @@ class Emitter:
             emitter(self, op, depth)
 
     def assign(self, op: Op, depth: int) -> None:
+        if self.plan.inplace(op):  # an accumulation into an array this function owns
+            value, sign = self.expr(op.operands[1]), "+"
+            if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+                value, sign = value.operand, "-"
+            self.put(depth, f"{self.var(op.result)} {sign}= {self.src(value)}")
+            return
         value = self.src(exprs.expression(op, [self.expr(v) for v in op.operands], self.ctx))
         targets = [self.var(r) if self.used(r) else "_" for r in op.results]
         if all(t == "_" for t in targets):
@@ -149,18 +184,34 @@ class Emitter:
         self.put(depth, self.src(stmt))
 
     def check_finite(self, op: Op, depth: int) -> None:
-        self.put(depth, self.src(call("check_finite", self.expr(op.operands[0]), ast.Constant(op.attrs["what"]))))
+        what = op.attrs["what"]
+        line = self.src(call("check_finite", self.expr(op.operands[0]), ast.Constant(what)))
+        if len(INDENT * depth + line) <= MAX_LINE:
+            self.put(depth, line)
+            return
+        self.put(depth, "check_finite(")  # a long message: one of its lines per line
+        self.put(depth + 1, f"{self.src(self.expr(op.operands[0]))},")
+        room = MAX_LINE - len(INDENT * (depth + 1)) - 4
+        for part in what.splitlines(keepends=True):
+            for k in range(0, len(part), room):
+                self.put(depth + 1, ast.unparse(ast.Constant(part[k : k + room])))
+        self.put(depth, ")")
 
     def comment_op(self, op: Op, depth: int) -> None:
         """A note for readers (``# reverse sweep``): a paragraph of its own."""
         if self.lines and not self.lines[-1].rstrip().endswith(":"):
             self.lines.append("")
+        width = MAX_LINE - len(INDENT * depth) - 2
         for line in op.attrs["text"].splitlines():
-            self.put(depth, f"# {line}".rstrip())
+            for part in textwrap.wrap(line, width) or [""]:
+                self.put(depth, f"# {part}".rstrip())
         self._last_line = None  # the next statement names its user line again
 
     # ------------------------------------------------------------------ control flow
     def if_(self, op: Op, depth: int) -> None:
+        if op not in self.plan.prog.needed:  # each live result is one value either way
+            self.moves(depth, self._yield_moves(op.results, op.regions[0].yields))
+            return
         cond = self.expr(op.operands[0])
         branches = []
         for region in op.regions:
@@ -168,7 +219,7 @@ class Emitter:
                 self.region(region, depth + 1)
                 self.moves(depth + 1, self._yield_moves(op.results, region.yields))
             branches.append(lines)
-        then, orelse = branches
+        then, orelse = (lines if _has_code(lines) else [] for lines in branches)
         if not then and not orelse:
             return
         if not then:
@@ -188,7 +239,12 @@ class Emitter:
         """Whether ``region`` emits one ``if`` statement and nothing else."""
         emitted = [q for q in region.ops if q not in self.plan.prog.dead and not self._is_inlined(q)]
         moves = [(t, e) for t, e in self._yield_moves(op.results, region.yields) if not _same(t, e)]
-        return len(emitted) == 1 and emitted[0].name == "if" and not moves
+        return (
+            len(emitted) == 1
+            and emitted[0].name == "if"
+            and emitted[0] in self.plan.prog.needed
+            and not moves
+        )
 
     def _is_inlined(self, op: Op) -> bool:
         return bool(op.results) and op.results[0] in self.plan.inline
@@ -214,7 +270,7 @@ class Emitter:
         self.moves(depth, self._entry_moves(op, carried, op.operands))
         with self.captured() as test:
             self.region(cond, depth + 1)
-        if test:
+        if _has_code(test):
             self.put(depth, "while True:")
             self.lines.extend(test)
             self.put(depth + 1, f"if {self.src(ast.UnaryOp(ast.Not(), self.expr(cond.yields[0])))}:")
@@ -222,12 +278,14 @@ class Emitter:
         else:
             self.put(depth, f"while {self.src(self.expr(cond.yields[0]))}:")
         entry = [(self.var(b), name(self.var(c))) for c, b in zip(carried, body.args) if self.used(b)]
-        self._body(op, body, carried, depth, entry, started=bool(test))
+        self._body(op, body, carried, depth, entry, started=_has_code(test))
         self.moves(depth, self._yield_moves(op.results, carried))
 
     def checkpoint(self, op: Op, depth: int) -> None:
         region = op.regions[0]
-        self.moves(depth, [(self.var(a), self.expr(v)) for a, v in zip(region.args, op.operands) if self.used(a)])
+        self.moves(
+            depth, [(self.var(a), self.expr(v)) for a, v in zip(region.args, op.operands) if self.used(a)]
+        )
         self.region(region, depth)
         self.moves(depth, self._yield_moves(op.results, region.yields))
 
@@ -244,9 +302,9 @@ class Emitter:
         with self.captured() as lines:
             self.moves(depth + 1, list(entry))
             self.region(body, depth + 1)
-            live = [k for k, a in enumerate(carried) if self.plan.prog.slot_live(op, k)]
+            live = [k for k in range(len(carried)) if self.plan.prog.slot_live(op, k)]
             self.moves(depth + 1, [(self.var(carried[k]), self.expr(body.yields[k])) for k in live])
-        if not lines and not started:
+        if not _has_code(lines) and not started:
             lines.append(INDENT * (depth + 1) + "pass")
         self.lines.extend(lines)
 
@@ -263,6 +321,11 @@ class Emitter:
 
     def _yield_moves(self, results: list[Value], values: list[Value]) -> list[tuple[str, ast.expr]]:
         return [(self.var(r), self.expr(v)) for r, v in zip(results, values) if self.used(r)]
+
+
+def _has_code(lines: list[str]) -> bool:
+    """Whether a block holds a statement (comments alone do not make a block)."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
 
 
 def _same(target: str, value: ast.expr) -> bool:

@@ -216,7 +216,9 @@ def _reduce(fname: str) -> Rule:
     def rule(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
         kwargs: dict[str, ast.expr] = {}
         if op.attrs.get("axis") is not None:
-            kwargs["axis"] = literal(tuple(op.attrs["axis"]) if isinstance(op.attrs["axis"], list) else op.attrs["axis"])
+            kwargs["axis"] = literal(
+                tuple(op.attrs["axis"]) if isinstance(op.attrs["axis"], list) else op.attrs["axis"]
+            )
         if op.attrs.get("keepdims"):
             kwargs["keepdims"] = ast.Constant(True)
         return call(f"np.{fname}", a[0], **kwargs)
@@ -356,7 +358,9 @@ EXPRS: dict[str, Rule] = {
     "exp2": _scalar_or(lambda op, a, ctx: ast.BinOp(ast.Constant(2.0), ast.Pow(), a[0]), "exp2", raises=True),
     "neg": lambda op, a, ctx: ast.UnaryOp(ast.USub(), a[0]),
     "abs": _scalar_or(lambda op, a, ctx: call("abs", a[0]), "abs"),
-    "square": _scalar_or(lambda op, a, ctx: ast.BinOp(a[0], ast.Pow(), ast.Constant(2)), "square", raises=True),
+    "square": _scalar_or(
+        lambda op, a, ctx: ast.BinOp(a[0], ast.Pow(), ast.Constant(2)), "square", raises=True
+    ),
     "floor": _integral_keeps("floor"),
     "ceil": _integral_keeps("ceil"),
     "round": _integral_keeps("round"),

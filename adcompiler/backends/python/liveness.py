@@ -90,6 +90,8 @@ class Liveness:
         then, orelse = op.regions
         live_then = self._region(then, mid | self.reads_all(self.prog.yielded(then)))
         live_else = self._region(orelse, mid | self.reads_all(self.prog.yielded(orelse)))
+        if op not in self.prog.needed:  # every result is the same value either way: no branch
+            return live_then | live_else
         return live_then | live_else | self.reads(op.operands[0])
 
     def _for(self, op: Op, live: set[Value]) -> set[Value]:

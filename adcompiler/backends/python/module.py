@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from ...ir.core import Function, Op
 from ...ir.types import F64
 from . import exprs
-from .emit import INDENT, Emitter
+from .emit import INDENT, MAX_LINE, Emitter
 from .naming import RESERVED, sanitize, unique
 from .plan import make_plan
 
@@ -83,12 +84,20 @@ class ModuleContext:
             value = value.item()
         if isinstance(value, (bool, int, float, str)) or value is None:
             return exprs.literal(value)
-        if isinstance(value, tuple) and all(isinstance(v, (bool, int, float, str)) or v is None for v in value):
+        if isinstance(value, tuple) and all(
+            isinstance(v, (bool, int, float, str)) or v is None for v in value
+        ):
             return exprs.literal(value)
-        if isinstance(value, np.ndarray) and 0 < value.size <= MAX_LITERAL_ARRAY and value.dtype in _LITERAL_DTYPES:
+        if (
+            isinstance(value, np.ndarray)
+            and 0 < value.size <= MAX_LITERAL_ARRAY
+            and value.dtype in _LITERAL_DTYPES
+        ):
             return exprs.call("np.array", _list_literal(value.tolist()))
-        what = f"an array of shape {value.shape} and dtype {value.dtype}" if isinstance(value, np.ndarray) else (
-            f"a {type(value).__name__}"
+        what = (
+            f"an array of shape {value.shape} and dtype {value.dtype}"
+            if isinstance(value, np.ndarray)
+            else (f"a {type(value).__name__}")
         )
         return self._inject(value, (hint or "CONST").upper(), f"{what}, a constant of the source program")
 
@@ -132,7 +141,9 @@ class ModuleContext:
         helpers = [h for h in RUNTIME_HELPERS if h in self.used]
         local = [f"from adcompiler.runtime import {', '.join(helpers)}"] if helpers else []
         for module, names in sorted(self.imports.items()):
-            parts = [n if alias == n else f"{n} as {alias}" for n, alias in names.items() if alias in self.used]
+            parts = [
+                n if alias == n else f"{n} as {alias}" for n, alias in names.items() if alias in self.used
+            ]
             if parts:
                 local.append(f"from {module} import {', '.join(parts)}")
         if local:
@@ -159,7 +170,9 @@ def _importable(obj: object) -> tuple[str, str] | None:
     return module, qualname
 
 
-def emit_module(fn: Function, *, docstring: str | None = None, header_comments: list[str] = ()) -> EmittedModule:
+def emit_module(
+    fn: Function, *, docstring: str | None = None, header_comments: list[str] = ()
+) -> EmittedModule:
     """The source of a module that defines ``fn.name`` (see the package docstring)."""
     ctx = ModuleContext(fn)
     plan = make_plan(fn, ctx.taken | set(ctx.tapes.values()))
@@ -174,16 +187,33 @@ def emit_module(fn: Function, *, docstring: str | None = None, header_comments: 
         body.put(1, f"{tape} = []")
     body.region(fn.body, 1)
     if fn.returns:
-        body.put(1, "return " + body.src_list([body.expr(v) for v in fn.returns]))
+        body.ret([body.expr(v) for v in fn.returns])
     elif len(body.lines) == (1 if docstring else 0):
         body.put(1, "pass")
-    header = [f"# {line}" for text in [*header_comments, *fn.notes] for line in text.splitlines() or [""]]
+    header = [
+        f"# {part}".rstrip()
+        for text in [*header_comments, *fn.notes]
+        for line in text.splitlines() or [""]
+        for part in textwrap.wrap(line, MAX_LINE - 2) or [""]
+    ]
     lines = [*header, *([""] if header else []), *ctx.import_lines()]
     if ctx.global_notes:  # placeholders, so that the module reads (and lints) as complete
         lines += [*ctx.global_notes, ""]
-    lines += ["", f"def {fn.name}({', '.join(fn.param_names)}):", *body.lines]
+    lines += ["", f"def {fn.name}({_signature(fn, ctx)}):", *body.lines]
     source = "\n".join(lines).lstrip("\n") + "\n"
     return EmittedModule(source, dict(ctx.globals))
+
+
+def _signature(fn: Function, ctx: ModuleContext) -> str:
+    """The parameters, with the user's defaults on the trailing ones that have one."""
+    defaults = getattr(fn, "defaults", {})
+    names = list(fn.param_names)
+    first = len(names)
+    while first > 0 and names[first - 1] in defaults:
+        first -= 1
+    shown = [ast.unparse(ctx.constant(defaults[n], n)) for n in names[first:]]
+    ctx.note(ast.parse(", ".join(shown) or "None"))
+    return ", ".join(names[:first] + [f"{n}={d}" for n, d in zip(names[first:], shown)])
 
 
 def _docstring(text: str) -> str:

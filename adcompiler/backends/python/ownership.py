@@ -40,7 +40,8 @@ VIEWS = frozenset("getitem reshape transpose expand_dims stop_gradient sum_to br
 READONLY = frozenset({"broadcast_to"})
 #: ops after which someone we cannot see holds a reference to their operands
 ESCAPES = frozenset("push tuple custom_call custom_vjp_call custom_jvp_call".split())
-#: functional updates the emitter may turn into in-place writes
+#: functional updates the emitter may turn into in-place writes (and ``add``, when it
+#: accumulates into an array of the result's shape: ``x_bar += g``)
 WRITES = frozenset({"setitem", "index_add"})
 
 #: the casts are a copy for arrays of known rank (``.astype``) and may alias otherwise
@@ -86,6 +87,7 @@ class Ownership:
         self.readonly: set[Value] = set()
         #: the class each in-place write wrote into (to find loops writing their carry)
         self.wrote: dict[Op, Storage] = {}
+        self.shapes = ShapeKeys()
         for p in prog.fn.params:
             self.node[p] = Storage(owned=False)
         self._region(prog.fn.body)
@@ -115,7 +117,9 @@ class Ownership:
             self.node[r] = Storage(owned=False)
 
     def _view(self, op: Op) -> None:
-        if _is_scalar(op.result) or (op.name == "getitem" and any(_is_array_index(v) for v in op.operands[1:])):
+        if _is_scalar(op.result) or (
+            op.name == "getitem" and any(_is_array_index(v) for v in op.operands[1:])
+        ):
             self._fresh(op)  # an element is a new Python scalar; advanced indexing copies
             return
         x = op.operands[0]
@@ -274,7 +278,65 @@ def _family_step(name: str):
     return Ownership._foreign
 
 
+def _accumulates(self: Ownership, op: Op) -> bool:
+    """``a + b`` that may be ``a += b``: an array result surely of ``a``'s shape and dtype.
+
+    Only into a named variable (``x_bar += g``, an adjoint accumulating): a temporary is
+    better inlined into the expression that uses it.
+    """
+    a, b = op.operands
+    ta, tr = a.type, op.result.type
+    if op.result.hint is None:
+        return False
+    if not (isinstance(ta, Tensor) and isinstance(tr, Tensor) and ta.is_array and ta == tr):
+        return False
+    return _is_scalar(b) or self.shapes.key(a) is self.shapes.key(b)
+
+
+class ShapeKeys:
+    """:func:`~adcompiler.passes.shapes.shape_key`, memoised (it is exponential on long
+    chains of elementwise ops) and seeing through ``sum_to(g, x.shape)``."""
+
+    _SAME_AS_FIRST = frozenset(("copy", "zeros_like", "ones_like", "full_like", "setitem", "index_add"))
+
+    def __init__(self) -> None:
+        self._keys: dict[Value, Value] = {}
+
+    def key(self, v: Value) -> Value:
+        known = self._keys.get(v)
+        if known is None:
+            known = self._keys[v] = self._key(v)
+        return known
+
+    def _key(self, v: Value) -> Value:
+        op = v.op
+        if op is None or not isinstance(v.type, Tensor):
+            return v
+        family = op.opdef.family
+        if family in ("unary", "cast") or op.name in self._SAME_AS_FIRST:
+            return self.key(op.operands[0])
+        if op.name in ("sum_to", "broadcast_to", "reshape"):
+            shape = op.operands[1].op
+            return self.key(shape.operands[0]) if shape is not None and shape.name == "shape" else v
+        if family in ("binary", "compare", "ternary"):
+            arrays = [x for x in op.operands if not _is_scalar(x)]
+            if not arrays or any(getattr(x.type, "rank", None) != v.type.rank for x in arrays):
+                return v
+            keys = {self.key(x) for x in arrays}
+            if len(keys) == 1:
+                return keys.pop()
+        return v
+
+
+def _add(self: Ownership, op: Op) -> None:
+    if _accumulates(self, op):
+        self._write(op)
+    else:
+        self._fresh(op)
+
+
 _STEPS = {
+    "add": _add,
     "if": Ownership._if,
     "for": Ownership._for,
     "while": Ownership._while,

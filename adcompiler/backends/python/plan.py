@@ -20,8 +20,9 @@ from .program import CONTROL, Program
 
 #: longest inlined expression; longer ones get a line of their own
 MAX_INLINED = 60
-#: longest combined operands of one statement before the longest inlined one is named
-MAX_OPERANDS = 80
+#: longest combined operands of a top-level statement before the longest inlined one is
+#: named (4 less per level of indentation)
+MAX_OPERANDS = 72
 
 
 @dataclass
@@ -82,28 +83,40 @@ class _Inliner:
         self.expr: dict[Value, ast.expr] = {}
         self.leaves: dict[Value, frozenset[Value]] = {}
         self.ctx = _Placeholders()
-        self._region(prog.fn.body)
+        self._region(prog.fn.body, 1)
 
     def _of(self, v: Value) -> ast.expr:
-        return self.expr[v] if v in self.inline else exprs.name(v.hint or "t")
+        return self.expr[v] if v in self.inline else exprs.name(v.hint or "t00")  # as long as most temps
 
     def _leaves(self, v: Value) -> frozenset[Value]:
         return self.leaves[v] if v in self.inline else frozenset((v,))
 
-    def _region(self, region: Region) -> None:
+    def _region(self, region: Region, depth: int) -> None:
+        """``depth``: the indentation the region's statements get (deeper lines hold less)."""
+        room = max(MAX_OPERANDS - 4 * depth, 40)
         for index, op in enumerate(region.ops):
             if op in self.prog.dead:
                 continue
             for sub in op.regions:
-                self._region(sub)
-            self._fit(op.operands)
+                self._region(sub, depth + (op.name != "checkpoint"))
+            returned = self._returned_tuple(op)
+            for operands in [[v] for v in op.operands] if returned else [op.operands]:
+                self._fit(operands, room)
             if op.name in ("const", "undef"):
                 self._take(op)
             elif self._candidate(op, region, index):
                 expr = exprs.expression(op, [self._of(v) for v in op.operands], self.ctx)
-                if len(ast.unparse(expr)) <= MAX_INLINED:
+                if returned or len(ast.unparse(expr)) <= min(MAX_INLINED, room):
                     self._take(op, expr)
-        self._fit(self.prog.yielded(region))
+        yielded = [v for v in self.prog.yielded(region) if v.op is None or not self._returned_tuple(v.op)]
+        self._fit(yielded, room)
+
+    def _returned_tuple(self, op: Op) -> bool:
+        """A tuple built only to be returned: ``return a, b`` however long (one per line)."""
+        if op.name != "tuple":
+            return False
+        uses = self.prog.uses_of(op.result)
+        return len(uses) == 1 and uses[0].user is None and uses[0].region is self.prog.fn.body
 
     def _take(self, op: Op, expr: ast.expr | None = None) -> None:
         v = op.result
@@ -112,14 +125,19 @@ class _Inliner:
         self.leaves[v] = frozenset().union(*(self._leaves(o) for o in op.operands))
 
     def _candidate(self, op: Op, region: Region, index: int) -> bool:
-        if op.name not in exprs.EXPRS or not op.opdef.pure or len(op.results) != 1:
+        if (
+            op.name not in exprs.EXPRS
+            or not op.opdef.pure
+            or len(op.results) != 1
+            or self.own.inplace.get(op)
+        ):
             return False
         v = op.result
         uses = self.prog.uses_of(v)
         if v.hint is not None or len(uses) != 1 or uses[0].region is not region:
             return False
         user = uses[0].user
-        if user is not None and user.name in WRITES and user.operands[0] is v:
+        if user is not None and (user.name in WRITES or self.own.inplace.get(user)) and user.operands[0] is v:
             return False  # the target of an in-place write is a variable
         end = len(region.ops) if user is None else self.prog.index_of[user]
         leaves = frozenset().union(*(self._leaves(o) for o in op.operands))
@@ -133,12 +151,12 @@ class _Inliner:
             for q in op.walk()
         )
 
-    def _fit(self, operands: list[Value]) -> None:
+    def _fit(self, operands: list[Value], room: int) -> None:
         """Name the longest inlined operands until the statement reads comfortably."""
         while True:
             inlined = [v for v in operands if v in self.inline and v.op.name not in ("const", "undef")]
-            lengths = {v: len(ast.unparse(self.expr[v])) for v in inlined}
-            if not inlined or sum(lengths.values()) <= MAX_OPERANDS:
+            lengths = {v: len(ast.unparse(self._of(v))) for v in operands}
+            if not inlined or sum(lengths.values()) <= room:
                 return
             self.inline.discard(max(inlined, key=lambda v: lengths[v]))
 
@@ -153,7 +171,7 @@ def _coalesce(prog: Program, live: Liveness, own: Ownership) -> Groups:
     for op in prog.region_of:
         if op in prog.dead:
             continue
-        if op.name in WRITES and own.inplace.get(op):
+        if own.inplace.get(op):
             if not groups.merge(op.operands[0], op.result, fixed):
                 own.inplace[op] = False  # cannot share the variable: write into a copy
         elif op.name in CONTROL:

@@ -83,7 +83,7 @@ class Program:
         for v in self.fn.body.yields:
             self._mark(v)
         for op in self.region_of:
-            if not op.opdef.pure and not op.regions:
+            if not op.opdef.pure and not op.regions and op.name != "comment":  # a note keeps nothing alive
                 self._need(op)
                 for v in op.operands:
                     self._mark(v)
@@ -125,6 +125,8 @@ class Program:
     def _result_live(self, op: Op, k: int) -> None:
         if op.name in ("for", "while"):
             self._slot(op, k)
+        elif op.name == "if" and op.regions[0].yields[k] is op.regions[1].yields[k]:
+            self._mark(op.regions[0].yields[k])  # the same value either way: no need to branch
         elif op.name in ("if", "checkpoint"):
             self._need(op)
             for region in op.regions:
