@@ -175,3 +175,9 @@ def test_intermediates():
     g, bars = ad.grad(uf.two_layer, intermediates=("h",))(w, x)
     close(bars["h"], 2 * np.sin(w * x))
     close(g, fd(uf.two_layer, w, x))
+
+
+def test_loop_over_an_array_it_also_updates():
+    y, A = RNG.normal(size=3), RNG.normal(size=(2, 3))
+    for k in (0, 1):
+        close(ad.grad(uf.iterate_over_carried, wrt=k)(y, A), fd(uf.iterate_over_carried, y, A, wrt=k))

@@ -207,3 +207,11 @@ def data_dependent_while(x):
         s = s + y * y
         k = k + 1
     return s + k
+
+
+def iterate_over_carried(y, A):
+    """The loop iterates over v's first value while updating v (the generator found this)."""
+    v = y[::-1]
+    for item in v:
+        v = v + 0.9 * np.cos(A[1] / (2.0 + np.cos(item)))
+    return np.mean(v)

@@ -442,13 +442,13 @@ class ReverseAD:
             if bar is not None and self.activity.is_active(res):
                 self._add_bar(inner, b, y, bar)
         self._reverse_region(region, inner, b)
+        for v in inner.threaded:  # replace first: an operand may also be used inside the body
+            if inner.bars[v] is not None:
+                scope.bars[v] = inner.bars[v]
         for a, v in zip(region.args, op.operands):
             bar = inner.bars.get(a)
             if bar is not None and self.activity.is_active(v):
                 self._add_bar(scope, b, v, bar)
-        for v in inner.threaded:
-            if inner.bars[v] is not None:
-                scope.bars[v] = inner.bars[v]
 
     def _adjoint_loop(self, op: Op, scope: _Scope, b: Builder) -> None:
         stash = scope.loops[op]
@@ -476,11 +476,13 @@ class ReverseAD:
             hints = [a.hint for a in loop.region.args[1:]]
             backwards = not op.attrs.get("reverse")  # the adjoint of a reversed loop runs forwards
             results = b.for_(lo, hi, step, init_bars, loop.region, types, hints, reverse=backwards)
+        # accumulators replace the adjoint they started from: before adding what flows out of
+        # the carried values, which may be the same outer value (`for v in xs` carrying xs)
+        for (v, _), res in zip(loop.accumulators, results[len(active):]):
+            scope.bars[v] = res
         for k, res in zip(active, results):
             if self.activity.is_active(inits[k]):
                 self._add_bar(scope, b, inits[k], res)
-        for (v, _), res in zip(loop.accumulators, results[len(active):]):
-            scope.bars[v] = res
         del body, first
 
     def _revolve(
