@@ -181,3 +181,7 @@ def test_loop_over_an_array_it_also_updates():
     y, A = RNG.normal(size=3), RNG.normal(size=(2, 3))
     for k in (0, 1):
         close(ad.grad(uf.iterate_over_carried, wrt=k)(y, A), fd(uf.iterate_over_carried, y, A, wrt=k))
+
+
+def test_carried_value_assigned_from_outside_the_loop():
+    assert ad.grad(uf.carried_from_outer, wrt=(0, 1, 2))(0.55, 0.9, -1.2) == pytest.approx((0.5, 0.0, 1.0))

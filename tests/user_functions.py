@@ -215,3 +215,11 @@ def iterate_over_carried(y, A):
     for item in v:
         v = v + 0.9 * np.cos(A[1] / (2.0 + np.cos(item)))
     return np.mean(v)
+
+
+def carried_from_outer(a, c, b):
+    """A carried variable set to an outer value in the loop (the generator found this)."""
+    for _ in range(1, 3):
+        c = b
+        a = 0.5 * a + 0.5
+    return a + c + a

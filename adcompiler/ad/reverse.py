@@ -282,8 +282,10 @@ class ReverseAD:
         if first:
             loop.primal[body.args[0]] = index
         active = [k for k, a in enumerate(carried) if self._carried_active(op, k)]
-        for k in active:
-            bar = loop.region.add_arg(Value(carried[k].type, naming.adjoint(carried[k].hint)))
+        # every carried adjoint is an argument before any seed: seeding a yield that is an
+        # outer value adds an accumulator argument, and those come after
+        bars = [loop.region.add_arg(Value(carried[k].type, naming.adjoint(carried[k].hint))) for k in active]
+        for k, bar in zip(active, bars):
             self._add_bar(loop, rb, body.yields[k], bar)
         self._reverse_region(body, loop, rb)
         yields = []
