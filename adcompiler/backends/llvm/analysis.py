@@ -1,4 +1,4 @@
-"""Before lowering: which elementwise ops to fuse, and where each array reference dies.
+"""Before lowering: which array ops to fuse, and where each array reference dies.
 
 Ownership is static and per region: every array-holding value owns one reference and is
 owned by the region that defines it (op results, block arguments). It is released right
@@ -7,8 +7,19 @@ the region, so a value used in a loop body outlives the loop. An op may *take ov
 reference of an operand at its last use (``Plan.movable``): that is how ``setitem`` writes in
 place without copying when the old array is dead, the same rule as the Python backend.
 
-A fused elementwise op reads its operands when its consumer runs, so its uses count at the
-consumer's position.
+Fusion: an elementwise op (or ``broadcast_to``, or a ``sum_to`` that keeps the rank) is not
+computed where it stands but by each consumer, inside the consumer's own loop, when every
+use is one of
+
+* a consumer that reads it element by element in the same region (:func:`_consumes_fused`),
+* an op that only looks at its shape (``size``, ``shape``, ``zeros_like``...: the shape of a
+  fused value is known without computing it),
+* another fused op that is never computed (only its shape is used).
+
+With more than one consumer the elements are computed again by each: that is cheaper than a
+temporary (a write, a read and fresh pages) as long as the recomputed expression is cheap,
+which :func:`_cost` estimates. A fused op reads its operands when its (last) consumer runs,
+so its uses count at that consumer's position.
 """
 
 from __future__ import annotations
@@ -18,21 +29,43 @@ from collections.abc import Iterator
 
 from ...ir.core import Function, Op, Region, Value
 from ...ir.ops import ELEMENTWISE_FAMILIES
+from ...ir.types import Tensor
 from .types import has_arrays
 
 #: reductions that can consume a fused elementwise operand in their own loop
 _FUSING_REDUCTIONS = frozenset("sum prod max min mean".split())
+#: ops that read only the shape of their operand 0
+_SHAPE_ONLY = frozenset("shape len size ndim zeros_like ones_like full_like".split())
+#: elementwise ops about as cheap as a load (recomputing them costs ~nothing)
+_CHEAP = frozenset(
+    "add sub mul neg abs square maximum minimum where clip lt le gt ge eq ne and or not float bool".split()
+)
+#: how many element operations a fused op may cost per extra consumer (see :func:`_cost`)
+_RECOMPUTE_BUDGET = 6
+
+
+def _fusible(op: Op) -> bool:
+    """Whether ``op`` can be lowered as a :class:`~.types.Deferred` (computed by its consumers)."""
+    if len(op.results) != 1 or not isinstance(op.results[0].type, Tensor) or not op.results[0].type.rank:
+        return False
+    if op.opdef.family in ELEMENTWISE_FAMILIES or op.name == "broadcast_to":
+        return True
+    return op.name == "sum_to" and op.operands[0].type.rank == op.results[0].type.rank
 
 
 def _consumes_fused(op: Op, index: int) -> bool:
     """Whether ``op`` can evaluate its operand ``index`` element by element, in its own loop."""
     if op.opdef.family in ELEMENTWISE_FAMILIES:
         return bool(op.results[0].type.rank)
-    if op.name in _FUSING_REDUCTIONS or op.name == "sum_to":
+    if op.name in _FUSING_REDUCTIONS or op.name in ("sum_to", "broadcast_to"):
         return index == 0
     if op.name == "dot":  # each element is read once only in a dot of two vectors
         return all(v.type.rank == 1 for v in op.operands)
     return op.name in ("setitem", "index_add") and index == 1
+
+
+def _shape_only(op: Op, index: int) -> bool:
+    return op.name in _SHAPE_ONLY and index == 0
 
 
 def _uses_inside(op: Op) -> Iterator[Value]:
@@ -44,12 +77,25 @@ def _uses_inside(op: Op) -> Iterator[Value]:
         yield from region.yields
 
 
+def _cost(op: Op) -> int:
+    """Rough cost of one element of ``op`` in cheap operations (a transcendental is many)."""
+    if op.name in _CHEAP or op.name in ("broadcast_to", "sum_to"):
+        return 1
+    if op.name == "pow" and op.operands[1].op is not None and op.operands[1].op.name == "const":
+        return 1 if op.operands[1].op.attrs["value"] in (2, 2.0) else 8  # x ** 2 is x * x
+    return 2 if op.name in ("div", "sqrt") else 8
+
+
 class Plan:
     """The result of the analysis, consulted by the lowerer op by op."""
 
     def __init__(self, fn: Function) -> None:
-        #: elementwise ops lowered as :class:`~.types.Deferred`, computed by their consumer
+        #: ops lowered as :class:`~.types.Deferred`, computed by their consumers
         self.fused: set[Op] = set()
+        #: the ops that compute each fused op's elements (not those reading only its shape)
+        self.consumers: dict[Op, list[Op]] = {}
+        #: fused ops whose elements nobody reads (only their shape is used)
+        self.never_read: set[Op] = set()
         #: values whose reference ends right after an op (unless the op took it over)
         self.release_after: dict[Op, list[Value]] = {}
         #: owned region arguments that are never used
@@ -65,24 +111,38 @@ class Plan:
     def _find_fusions(self, fn: Function) -> None:
         users: dict[Value, list[tuple[Op | None, int]]] = {}
         where: dict[Op, Region] = {}
+        position: dict[Op, int] = {}
         regions = [fn.body]
         while regions:
             region = regions.pop()
-            for op in region.ops:
-                where[op] = region
+            for k, op in enumerate(region.ops):
+                where[op], position[op] = region, k
                 for i, v in enumerate(op.operands):
                     users.setdefault(v, []).append((op, i))
                 regions.extend(op.regions)
             for v in region.yields:
                 users.setdefault(v, []).append((None, 0))
-        for op, region in where.items():
-            if op.opdef.family not in ELEMENTWISE_FAMILIES or not op.results[0].type.rank:
-                continue
-            uses = users.get(op.results[0], [])
-            if len(uses) == 1:
-                user, index = uses[0]
-                if user is not None and where[user] is region and _consumes_fused(user, index):
+        # the cost of one element of a fused op, its fusible producers included
+        tree: dict[Op, int] = {}
+        for op in where:  # definitions come before uses in each region
+            if _fusible(op):
+                inner = [tree[v.op] for v in op.operands if v.op in tree]
+                tree[op] = _cost(op) + sum(t for t in inner if t <= _RECOMPUTE_BUDGET)
+        for op in sorted(tree, key=lambda o: -position[o]):  # consumers first
+            region = where[op]
+            real = []
+            for user, index in users.get(op.results[0], []):
+                if user is not None and (_shape_only(user, index) or user in self.never_read):
+                    continue
+                if user is None or where[user] is not region or not _consumes_fused(user, index):
+                    break
+                real.append(user)
+            else:
+                if len(real) <= 1 or tree[op] * (len(real) - 1) <= _RECOMPUTE_BUDGET:
                     self.fused.add(op)
+                    self.consumers[op] = real
+                    if not real:
+                        self.never_read.add(op)
 
     # ------------------------------------------------------------------ lifetimes
     def _region(self, region: Region, owns_args: bool) -> None:
@@ -92,11 +152,12 @@ class Plan:
         end = len(region.ops)
         # a fused op's reads happen where its consumer is; consumers come later in the region
         consumer_pos: dict[Op, int] = {}
-        for k in range(end - 1, -1, -1):
+        for k in range(end - 1, -1, -1):  # consumers come after the op: decided first
             op = region.ops[k]
             for v in op.operands:
-                if v.op in self.fused:
-                    consumer_pos[v.op] = consumer_pos.get(op, k)
+                if v.op in self.fused and op in self.consumers[v.op]:
+                    at = consumer_pos.get(op, k)
+                    consumer_pos[v.op] = max(at, consumer_pos.get(v.op, at))
         last: dict[Value, int] = {}
         count: Counter[tuple[Value, int]] = Counter()
         for k, op in enumerate(region.ops):

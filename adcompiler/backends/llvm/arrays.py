@@ -22,6 +22,7 @@ from .elementwise import (
     alloc_array,
     assign,
     counted_loop,
+    guard_of,
     load,
     loop_nest,
     materialize,
@@ -30,7 +31,7 @@ from .elementwise import (
     store,
 )
 from .scalar import KERNELS, cast
-from .types import ELEMENT, I1, I8P, I64, ArrayVal, Lowered, unsupported
+from .types import ELEMENT, I1, I8P, I64, ArrayVal, Deferred, Lowered, unsupported
 
 if TYPE_CHECKING:
     from .lower import Lowerer
@@ -275,16 +276,33 @@ def _broadcast_to(lw: Lowerer, op: Op) -> ArrayVal:
         return fill(lw, alloc_array(lw, t.dtype, shape), a)
     b = lw.builder
     strides = []
-    for k, d in enumerate(shape):
-        j = k - (len(shape) - a.rank)
-        if j < 0:
+    for k, (d, have) in enumerate(zip(shape, _check_broadcast(lw, a.shape, shape))):
+        if have is None:
             strides.append(_ZERO)
-            continue
-        have = a.shape[j]
-        bad = b.and_(b.icmp_signed("!=", have, d), b.icmp_signed("!=", have, _ONE))
-        lw.fail_if(bad, ValueError, "array cannot be broadcast to the requested shape")
-        strides.append(b.select(b.icmp_signed("==", have, d), a.strides[j], _ZERO))
+        else:
+            strides.append(
+                b.select(b.icmp_signed("==", have, d), a.strides[k - (len(shape) - a.rank)], _ZERO)
+            )
     return view(lw, a, a.data, shape, strides)
+
+
+def _broadcast_deferred(lw: Lowerer, op: Op) -> Deferred:
+    """A fused ``broadcast_to``: each element is read from the operand (no array at all)."""
+    a = lw.get(op.operands[0])
+    shape = dims(lw, op.operands[1])
+    _check_broadcast(lw, shape_of(a), shape)
+    return Deferred(op.operands[0].type.dtype, shape, reader(lw, a, len(shape)), guard_of(lw, [a]))
+
+
+def _check_broadcast(lw: Lowerer, have: list[ir.Value], shape: list[ir.Value]) -> list[ir.Value | None]:
+    """Fail unless ``have`` broadcasts to ``shape``; ``have`` aligned to ``shape`` (None: new axis)."""
+    b = lw.builder
+    aligned: list[ir.Value | None] = [None] * (len(shape) - len(have)) + list(have)
+    for d, h in zip(shape, aligned):
+        if h is not None and h is not d:
+            bad = b.and_(b.icmp_signed("!=", h, d), b.icmp_signed("!=", h, _ONE))
+            lw.fail_if(bad, ValueError, "array cannot be broadcast to the requested shape")
+    return aligned
 
 
 def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
@@ -489,3 +507,4 @@ LOWERINGS = {
     "concatenate": _join(stack=False),
     "stack": _join(stack=True),
 }
+FUSED_LOWERINGS = {"broadcast_to": _broadcast_deferred}

@@ -114,6 +114,8 @@ def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
         skip = out_rank - value.rank
 
         def read(index: Sequence[ir.Value]) -> ir.Value:
+            if lw.guards_hold:  # no axis of length 1 (see guard_of)
+                return value.load(index[skip:])
             own = [
                 lw.builder.select(lw.builder.icmp_signed("==", d, one), zero, i)
                 for d, i in zip(value.shape, index[skip:])
@@ -128,6 +130,30 @@ def shape_of(value: Lowered) -> list[ir.Value]:
     return list(value.shape) if isinstance(value, (ArrayVal, Deferred)) else []
 
 
+def guard_of(lw: Lowerer, values: Sequence[Lowered]) -> ir.Value | None:
+    """When the Deferreds among ``values`` can be read the cheap way (None: always).
+
+    The conjunction of their own guards and of "no axis has length 1": then a reader needs
+    no ``select`` per index for broadcasting, and the element address stays an affine
+    function of the loop counters -- which LLVM vectorises into plain vector loads instead
+    of gathers.
+    """
+    b = lw.builder
+    one = ir.Constant(I64, 1)
+    guards = []
+    for v in values:
+        if isinstance(v, Deferred):
+            if v.guard is not None:
+                guards.append(v.guard)
+            guards += [b.icmp_signed("!=", d, one) for d in v.shape if not isinstance(d, ir.Constant)]
+    if not guards:
+        return None
+    guard = guards[0]
+    for g in guards[1:]:
+        guard = b.and_(guard, g)
+    return guard
+
+
 def deferred(lw: Lowerer, op: Op) -> Deferred:
     """The elementwise op as a Deferred over the broadcast shape of its operands."""
     kernel = KERNELS[op.name]
@@ -137,7 +163,10 @@ def deferred(lw: Lowerer, op: Op) -> Deferred:
     shape = broadcast_shapes(lw, [shape_of(v) for v in values])
     readers = [reader(lw, v, out.rank) for v in values]
     return Deferred(
-        out.dtype, shape, lambda index: kernel(lw, [r(index) for r in readers], dtypes, out.dtype)
+        out.dtype,
+        shape,
+        lambda index: kernel(lw, [r(index) for r in readers], dtypes, out.dtype),
+        guard_of(lw, values),
     )
 
 
@@ -182,9 +211,6 @@ def _elementwise(lw: Lowerer, op: Op) -> Lowered:
     return materialize(lw, deferred(lw, op))
 
 
-def lower_fused(lw: Lowerer, op: Op) -> Deferred:
-    """A fused op: its consumer will compute it (see :class:`~.analysis.Plan`)."""
-    return deferred(lw, op)
-
-
 LOWERINGS = {name: _elementwise for name in KERNELS}
+#: how a fused op becomes a Deferred (``arrays`` and ``reductions`` add theirs)
+FUSED_LOWERINGS = {name: deferred for name in KERNELS}

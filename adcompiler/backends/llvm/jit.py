@@ -20,6 +20,7 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding as llvm
 
+from .blas import dgemm_address
 from .runtime import load_native_libraries
 
 
@@ -94,7 +95,11 @@ def _environment() -> str:
     sources = sorted(Path(__file__).parent.glob("*.py"))
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
     features = llvm.get_host_cpu_features().flatten()
-    return f"{llvmlite.__version__}|{llvm.llvm_version_info}|{llvm.get_host_cpu_name()}|{features}|{digest}"
+    blas_linked = dgemm_address() is not None  # object code calling BLAS needs it to link
+    return (
+        f"{llvmlite.__version__}|{llvm.llvm_version_info}|{llvm.get_host_cpu_name()}|{features}|{digest}"
+        f"|blas={blas_linked}"
+    )
 
 
 def cache_dir() -> Path | None:

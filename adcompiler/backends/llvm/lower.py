@@ -59,6 +59,9 @@ class Lowerer:
         #: the op being lowered (its location goes into error messages)
         self.current_op: Op | None = None
         self._moved: set[Value] = set()
+        #: while emitting a consumer of guarded Deferreds: whether this copy runs when the
+        #: guards hold (None outside such consumers)
+        self.guards_hold: bool | None = None
         self.builder: ir.IRBuilder
         self.entry_builder: ir.IRBuilder
 
@@ -125,7 +128,11 @@ class Lowerer:
             raise unsupported(f"the op `{op.name}`", op.loc)
         outer_op, outer_moved = self.current_op, self._moved
         self.current_op, self._moved = op, set()
-        result = elementwise.lower_fused(self, op) if op in self.plan.fused else rule(self, op)
+        if op in self.plan.fused:
+            result = FUSED_LOWERINGS[op.name](self, op)
+        else:
+            guard = elementwise.guard_of(self, [self.values[v] for v in op.operands])
+            result = rule(self, op) if guard is None else self._versioned(guard, rule, op)
         results = result if isinstance(result, list) else [result] if op.results else []
         for r, v in zip(op.results, results):
             self.values[r] = v
@@ -133,6 +140,25 @@ class Lowerer:
             if v not in self._moved:
                 self.decref(self.values[v])
         self.current_op, self._moved = outer_op, outer_moved
+
+    def _versioned(self, guard: ir.Value, rule: Rule, op: Op) -> Lowered:
+        """Emit ``op`` twice: reading fused operands the cheap way when ``guard`` holds.
+
+        The guard says that no fused operand broadcasts an axis of length 1 and that every
+        fused ``sum_to`` sums nothing (shapes equal at run time) -- almost always in
+        gradients. That copy reads elements at affine addresses, which LLVM vectorises into
+        plain vector loads; the other keeps the ``select`` per index and sums in an inner
+        loop per element.
+        """
+
+        def emit(hold: bool) -> Lowered:
+            self.guards_hold = hold
+            try:
+                return rule(self, op)
+            finally:
+                self.guards_hold = None
+
+        return self.choose(guard, lambda: emit(True), lambda: emit(False), op.results[0].type)
 
     # ------------------------------------------------------------------ values and references
     def get(self, v: Value) -> Lowered:
@@ -329,6 +355,13 @@ def _check_finite(lw: Lowerer, op: Op) -> None:
         lw.builder.not_(finite), NumericError, f"non-finite value in {op.attrs.get('what') or 'a value'}"
     )
 
+
+#: op name -> how a fused op becomes a Deferred (see ``analysis.Plan.fused``)
+FUSED_LOWERINGS: dict[str, Rule] = {
+    **elementwise.FUSED_LOWERINGS,
+    **arrays.FUSED_LOWERINGS,
+    **reductions.FUSED_LOWERINGS,
+}
 
 #: op name -> lowering rule; elementwise ops go through one rule for scalars and arrays
 LOWERINGS: dict[str, Rule] = {

@@ -3,7 +3,8 @@
 All are loops that read their operand through a reader, so a fused elementwise operand is
 computed inside the reduction loop. A full reduction accumulates in a stack slot (promoted
 to a register by LLVM); a reduction over some axes accumulates into its output array.
-Loop order follows the input's C order: ``matmul`` runs i, k, j so the inner loop walks rows.
+Loop order follows the input's C order: ``matmul`` runs i, k, j so the inner loop walks rows;
+products of f64 matrices go to BLAS when it is available (``blas``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ...ir.core import Op
+from . import blas
 from .arrays import dims, fill
-from .elementwise import alloc_array, counted_loop, load, loop_nest, materialize, reader, shape_of, store
+from .elementwise import (
+    alloc_array,
+    counted_loop,
+    guard_of,
+    load,
+    loop_nest,
+    materialize,
+    reader,
+    shape_of,
+    store,
+)
 from .scalar import KERNELS, cast
 from .types import I64, SCALAR, ArrayVal, Deferred, Lowered, unsupported
 
@@ -175,14 +187,9 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
                 lw, [acc, cast(lw, read(index), xt.dtype, out.dtype)], [out.dtype] * 2, out.dtype
             ),
         )
-    target = dims(lw, op.operands[1])
-    if len(target) > xt.rank:
-        raise unsupported("sum_to a shape of higher rank than the array", op.loc)
+    target = _sum_to_target(lw, op, shape)
     b = lw.builder
     lead = xt.rank - len(target)
-    for d, have in zip(target, shape[lead:]):
-        bad = b.and_(b.icmp_signed("!=", d, have), b.icmp_signed("!=", d, _ONE))
-        lw.fail_if(bad, ValueError, "sum_to: the array does not broadcast to the target shape")
     result = alloc_array(lw, out.dtype, target, zero=True)
     summed = [b.icmp_signed("==", d, _ONE) for d in target]
 
@@ -195,6 +202,54 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
 
     loop_nest(lw, shape, visit)
     return result
+
+
+def _sum_to_target(lw: Lowerer, op: Op, shape: list[ir.Value]) -> list[ir.Value]:
+    """The target shape of a ``sum_to``, checked against the shape of the array summed."""
+    target = dims(lw, op.operands[1])
+    if len(target) > len(shape):
+        raise unsupported("sum_to a shape of higher rank than the array", op.loc)
+    b = lw.builder
+    for d, have in zip(target, shape[len(shape) - len(target) :]):
+        if d is not have:
+            bad = b.and_(b.icmp_signed("!=", d, have), b.icmp_signed("!=", d, _ONE))
+            lw.fail_if(bad, ValueError, "sum_to: the array does not broadcast to the target shape")
+    return target
+
+
+def _sum_to_deferred(lw: Lowerer, op: Op) -> Deferred:
+    """A fused ``sum_to`` that keeps the rank: usually the identity, so its consumers read through.
+
+    The adjoint of broadcasting sums the axes where the operand had length 1; when no axis
+    has (all shapes equal at run time -- the guard) an element is just the element read.
+    Otherwise each element sums its axes in a small loop of its own, in the same order as
+    the unfused rule adds them.
+    """
+    x, xt, out = lw.get(op.operands[0]), op.operands[0].type, op.results[0].type
+    shape = shape_of(x)
+    target = _sum_to_target(lw, op, shape)
+    read = reader(lw, x, xt.rank)
+    b = lw.builder
+    same = [b.icmp_signed("==", d, have) for d, have in zip(target, shape) if d is not have]
+    guard = guard_of(lw, [x])
+    for cond in same:
+        guard = cond if guard is None else b.and_(guard, cond)
+    summed = [b.icmp_signed("==", d, _ONE) for d in target]
+    extents = [b.select(s, have, _ONE) for s, have in zip(summed, shape)]
+    zero = ir.Constant(SCALAR[out.dtype], 0)
+
+    def element(index: Sequence[ir.Value]) -> ir.Value:
+        if not same or lw.guards_hold:
+            return cast(lw, read(index), xt.dtype, out.dtype)
+
+        def add(acc: ir.Value, inner: Sequence[ir.Value]) -> ir.Value:
+            at = [lw.builder.select(s, j, i) for s, j, i in zip(summed, inner, index)]
+            value = cast(lw, read(at), xt.dtype, out.dtype)
+            return KERNELS["add"](lw, [acc, value], [out.dtype] * 2, out.dtype)
+
+        return _accumulate(lw, extents, zero, add)
+
+    return Deferred(out.dtype, target, element, guard)
 
 
 # --------------------------------------------------------------------------- products
@@ -244,11 +299,24 @@ def _product_rule(name: str):
             ia = [i, k] if at.rank == 2 else [k]
             store(lw, result, at_ij, term(load(lw, result, at_ij), ia, [k, j]))
 
-        counted_loop(
-            lw,
-            rows,
-            lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))),
-        )
+        def loops() -> None:
+            counted_loop(
+                lw,
+                rows,
+                lambda i: counted_loop(
+                    lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))
+                ),
+            )
+
+        if (
+            at.rank == 2
+            and isinstance(a, ArrayVal)
+            and isinstance(c, ArrayVal)
+            and at.dtype == ct.dtype == "f64"
+        ):
+            blas.matmul(lw, a, c, result, loops)
+        else:
+            loops()
         return result
 
     return rule
@@ -279,3 +347,4 @@ LOWERINGS = {
     "matmul": _product_rule("matmul"),
     "outer": _outer,
 }
+FUSED_LOWERINGS = {"sum_to": _sum_to_deferred}

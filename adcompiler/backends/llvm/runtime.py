@@ -16,6 +16,7 @@ import ctypes.util
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from . import blas
 from .types import F64, I1, I8P, I64
 
 #: bytes before the first element of an allocated block (keeps elements 16-byte aligned)
@@ -40,6 +41,7 @@ def load_native_libraries() -> None:
         path = ctypes.util.find_library(name)
         if path:
             llvm.load_library_permanently(path)
+    blas.register()
     load_native_libraries.done = True  # type: ignore[attr-defined]
 
 

@@ -60,13 +60,16 @@ class ArrayVal:
 class Deferred:
     """An elementwise array not computed yet: ``load(index)`` yields the element at ``index``.
 
-    It exists only between an elementwise op and its single consumer in the same region,
-    which evaluates it inside its own loop (fusion: no temporary array).
+    It exists only between a fused op and its consumers in the same region, which evaluate
+    it inside their own loops (fusion: no temporary array). ``guard``, when set, is a
+    run-time condition under which a cheaper ``load`` is valid (a ``sum_to`` that sums
+    nothing; see ``elementwise.guard_of``): consumers are then emitted twice, see :meth:`~.lower.Lowerer.lower_op`.
     """
 
     dtype: str
     shape: list[ir.Value]
     load: Callable[[Sequence[ir.Value]], ir.Value]
+    guard: ir.Value | None = None
 
     @property
     def rank(self) -> int:

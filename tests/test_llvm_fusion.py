@@ -1,0 +1,119 @@
+"""The LLVM backend's fusion and matrix products: fast paths agree with NumPy, and so do the
+paths they fall back to (broadcast axes of length 1, strided matrices, empty arrays).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import adcompiler as ad
+from adcompiler.backends.llvm import blas
+from benchmarks.problems.rosenbrock import rosenbrock
+from tests.test_llvm_backend import A1, A2, jit
+
+RNG = np.random.default_rng(1)
+
+
+def _allocations(llvm_ir: str) -> int:
+    return len(re.findall(r"call .*@(malloc|calloc)\(", llvm_ir))
+
+
+def test_rosenbrock_gradient_is_one_allocation_and_exact():
+    g = ad.grad(rosenbrock, backend="llvm")
+    for n in (2, 3, 1000):
+        x = RNG.random(n)
+        assert np.array_equal(g(x), ad.grad(rosenbrock)(x))
+    (compiled,) = g._compiled.values()
+    assert _allocations(compiled.llvm_ir) == 1  # the gradient itself; no temporaries
+    assert "gather" not in compiled.llvm_ir  # unit-stride loads, vectorised
+
+
+@pytest.mark.parametrize("yshape", [(4, 5), (1, 5), (4, 1), (1, 1)])
+def test_fused_sum_to_both_paths(yshape):
+    """``sum_to`` read through (equal shapes) or summing axes of length 1 inside its consumer."""
+    fn = jit(
+        "st",
+        [("x", A2), ("y", A2)],
+        lambda b, x, y: b.mul(b.sum_to(b.mul(x, y), b.shape(y)), b.const(2.0)),
+    )
+    x, y = RNG.random((4, 5)), RNG.random(yshape)
+    expect = 2.0 * np.sum(x * y, axis=tuple(k for k, d in enumerate(yshape) if d == 1), keepdims=True)
+    assert np.allclose(fn(x, y), expect, rtol=1e-14)
+
+
+def test_recomputed_and_shape_only_values():
+    """A cheap value with two consumers is computed by each; one only sized is never computed."""
+
+    def build(b, x):
+        t = b.sub(b.mul(x, x), b.const(1.0))
+        unused = b.exp(b.add(t, x))
+        return [b.add(t, x), b.sum(t), b.size(unused), b.mul(b.broadcast_to(b.const(3.0), b.shape(x)), t)]
+
+    fn = jit("rc", [("x", A1)], build)
+    x = RNG.random(7)
+    got = fn(x)
+    t = x * x - 1.0
+    assert np.array_equal(got[0], t + x) and got[1] == pytest.approx(t.sum(), rel=1e-15)
+    assert got[2] == 7 and np.array_equal(got[3], 3.0 * t)
+
+
+def test_broadcast_with_length_one_axes_keeps_numpy_results():
+    fn = jit("bc", [("x", A2), ("y", A2)], lambda b, x, y: b.sum(b.mul(b.add(x, y), y), axis=0))
+    for xs, ys in (((3, 4), (1, 4)), ((3, 1), (3, 4)), ((1, 1), (2, 3))):
+        x, y = RNG.random(xs), RNG.random(ys)
+        assert np.allclose(fn(x, y), np.sum((x + y) * y, axis=0), rtol=1e-14)
+
+
+MATRICES = {
+    "contiguous": lambda a: a,
+    "transposed": lambda a: np.ascontiguousarray(a.T).T,
+    "strided": lambda a: np.repeat(a, 2, axis=1)[:, ::2],  # no unit stride: the loop nest
+}
+
+
+@pytest.mark.parametrize("left", list(MATRICES))
+@pytest.mark.parametrize("right", list(MATRICES))
+def test_matmul_layouts(left, right):
+    fn = jit("mm", [("a", A2), ("c", A2)], lambda b, a, c: b.matmul(a, c))
+    a, c = MATRICES[left](RNG.random((5, 3))), MATRICES[right](RNG.random((3, 4)))
+    assert np.allclose(fn(a, c), a @ c, rtol=1e-13)
+
+
+@pytest.mark.parametrize("shapes", [((1, 3), (3, 1)), ((0, 3), (3, 2)), ((2, 0), (0, 3)), ((4, 1), (1, 5))])
+def test_matmul_edge_shapes(shapes):
+    fn = jit("mm", [("a", A2), ("c", A2)], lambda b, a, c: b.dot(a, c))
+    a, c = RNG.random(shapes[0]), RNG.random(shapes[1])
+    assert np.allclose(fn(a, c), a @ c, rtol=1e-13)
+
+
+def test_matrix_products_use_blas_when_available():
+    fn = jit("mm", [("a", A2), ("c", A1)], lambda b, a, c: b.matmul(a, b.expand_dims(c, axis=1)))
+    assert ("adc_dgemm" in fn.llvm_ir) == (blas.dgemm_address() is not None)
+    a, c = RNG.random((300, 200)), RNG.random(200)
+    assert np.allclose(fn(a, c)[:, 0], a @ c, rtol=1e-12)
+
+
+def test_recomputed_value_keeps_its_operands_until_its_last_consumer():
+    """The operands of a value recomputed by two consumers live until the later one computes.
+
+    ``p`` is read by ``c2`` (for ``r``) and by ``c1`` (for ``s``, last): the write into ``a``
+    in between must copy, not reuse ``a``'s memory that ``s`` still reads.
+    """
+
+    def build(b, x):
+        a = b.copy(x)
+        p = b.mul(a, b.const(2.0))
+        c1 = b.add(p, b.const(1.0))
+        c2 = b.mul(p, b.const(3.0))
+        r = b.add(c2, b.const(0.5))
+        a2 = b.setitem(a, b.const(9.0), b.const(0), index=(("idx",),))
+        return [r, a2, b.sum(c1)]
+
+    fn = jit("late", [("x", A1)], build)
+    x = RNG.random(6)
+    r, a2, s = fn(x)
+    assert np.array_equal(r, 6.0 * x + 0.5) and a2[0] == 9.0
+    assert s == pytest.approx(np.sum(2.0 * x + 1.0), rel=1e-15)
