@@ -185,3 +185,9 @@ def test_loop_over_an_array_it_also_updates():
 
 def test_carried_value_assigned_from_outside_the_loop():
     assert ad.grad(uf.carried_from_outer, wrt=(0, 1, 2))(0.55, 0.9, -1.2) == pytest.approx((0.5, 0.0, 1.0))
+
+
+def test_loop_that_runs_no_iteration_passes_its_initial_value_through():
+    x = np.array([-0.1, 0.46, 0.4, -0.18])
+    close(ad.grad(uf.loop_may_not_run)(x, -1.4, 0.3), fd(uf.loop_may_not_run, x, -1.4, 0.3))
+    close(ad.grad(uf.loop_may_not_run, mode="forward")(x, -1.4, 0.3), fd(uf.loop_may_not_run, x, -1.4, 0.3))

@@ -223,3 +223,15 @@ def carried_from_outer(a, c, b):
         c = b
         a = 0.5 * a + 0.5
     return a + c + a
+
+
+def loop_may_not_run(x, a, t4):
+    """The while loop overwrites t5 but may run no iteration (the generator found this)."""
+    t5 = 0.5
+    for i in range(0, 5, 2):
+        t5 = 0.9 * t5 + 0.1 * x[(i + 1) % 4]
+    k = 0
+    while k < 3 and np.sum(x) >= 100.0:
+        k += 1
+        t5 = math.atan(a * t4)
+    return t5

@@ -129,9 +129,10 @@ class Activity:
             first = 1 if op.name == "for" else 0
             inits = op.operands[3:] if op.name == "for" else op.operands
             carried = body.args[first:]
-            for res, y in zip(op.results, body.yields):
+            for res, y, a in zip(op.results, body.yields, carried):
                 if res in self.useful:
                     self._use(y)
+                    self._use(a)  # a loop that runs no iteration returns its initial values
             while True:
                 self._backward(body)
                 grew = False
