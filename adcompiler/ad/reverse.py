@@ -263,7 +263,8 @@ class ReverseAD:
             if isinstance(scope, _TopScope):
                 plan = LoopPlan(op, list(stash.scope.pops), self.checkpoint if stash.revolve else None)
                 self.loop_plans.append(plan)
-                b.comment(text=plan.describe())
+                if plan.taped or stash.revolve:  # a loop whose reverse needs nothing goes unremarked
+                    b.comment(text=plan.describe())
             new = self._augmented_loop(op, scope, b, stash)
             scope.loops[op] = stash
         else:
