@@ -105,3 +105,12 @@ def test_plan_reports_memory_before_running():
     (loop,) = revolved.loops
     assert loop.forward_sweeps == pytest.approx(2 + optimal_advances(1_000_000, 100) / 1_000_000)
     assert "nothing is taped" in str(ad.grad(uf.poly).plan(1.0))
+
+
+def test_auto_checkpoints_beyond_the_default_budget(monkeypatch):
+    from adcompiler.transforms import reverse
+
+    monkeypatch.setattr(reverse, "AUTO_BUDGET", 1000)  # 16 B per step: more than 62 steps
+    g = ad.grad(uf.pendulum, wrt=(0, 1))
+    _close(g(0.3, 1.2, 200), ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=None)(0.3, 1.2, 200))
+    assert "Revolve" in str(g.plan(0.3, 1.2, 200)) and "tape" in str(g.plan(0.3, 1.2, 50))

@@ -14,7 +14,10 @@ loop:
 
 Users choose with ``ad.grad(f, checkpoint=...)``:
 
-* ``None`` or ``"auto"`` (the default): tapes;
+* ``None``: tapes;
+* ``"auto"`` (the default): tapes while the tapes of the arguments' loops fit
+  :data:`AUTO_BUDGET`, estimated at each call from the trip counts the arguments give
+  (``g.plan``); beyond it, Revolve with as many snapshots as the budget holds;
 * ``ad.Revolve(snapshots=k)``: every loop (innermost loops keep tapes) on a Revolve schedule;
 * ``ad.MemoryBudget(bytes)`` or a number of bytes: Revolve with as many snapshots as the
   budget holds, computed at run time from the size of the loop's state.
@@ -27,6 +30,9 @@ from math import comb
 
 from ..ir.core import Op
 from ..ir.types import Tensor
+
+#: ``checkpoint="auto"`` switches from tapes to Revolve above this many bytes of tape
+AUTO_BUDGET = 256 * 2**20
 
 
 @dataclass(frozen=True)

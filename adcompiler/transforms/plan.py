@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.core import Function
+from ..ir.types import Tensor
 
 
 @dataclass
@@ -63,9 +64,14 @@ def loop_report(plan: Any, primal: Function, args: list[Any]) -> LoopReport:
     where = f"loop at line {plan.line}" if plan.line else "loop"
     count = f"{iterations:,} iterations" if iterations is not None else "a trip count known only when it runs"
     if plan.policy is None:
-        each = sum(sizes[a] for a in plan.taped)
-        total = None if iterations is None else each * iterations
+        # carried values have the sizes of their initial values; stored intermediates that are
+        # arrays (a matrix product...) are sized only when the loop runs
+        unsized = [v for v in plan.taped if v not in sizes and not (isinstance(v.type, Tensor) and v.type.rank == 0)]
+        each = sum(sizes.get(v, 8) for v in plan.taped if v not in unsized)
+        total = None if iterations is None or unsized else each * iterations
         size = _human(total) if total is not None else f"{_human(each)} per iteration"
+        if unsized:
+            size += " plus " + ", ".join(v.hint or f"the result of line {plan.line}" for v in unsized)
         text = f"{where}: {count}, tape {size}; the reverse sweep recomputes each iteration once (2 forward sweeps)"
         return LoopReport(plan.line, "tape", each, iterations, total, 2.0, text)
     each = sum(sizes.values())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 from typing import Any
 
 from .. import naming
+from ..ad.checkpoint import AUTO_BUDGET, MemoryBudget
 from ..ad.checkpoint import normalise as checkpoint_policy
 from ..ad.debug import insert_checks
 from ..ad.reverse import ReverseAD
@@ -42,12 +45,34 @@ class Derivative(Transformed):
     def plan(self, *args: Any, **kwargs: Any) -> MemoryPlan:
         """What the reverse sweep will keep in memory for these arguments, before running it:
         per loop, the strategy, the bytes stored and the iterations recomputed."""
+        if self.options.checkpoint == "auto" and self._tape_over_budget(args, kwargs):
+            return self._auto_budgeted.plan(*args, **kwargs)  # what "auto" does then
+        return self._plan(args, kwargs)
+
+    def _plan(self, args: tuple, kwargs: dict) -> MemoryPlan:
         values = self._bind(args, kwargs)
         key = tuple(arg_types_of(values))
         self.typed_ir(key)
         primal_values = values[:-1] if self.kind == "vjp" else values
         primal = self.of.typed_ir(key[:-1] if self.kind == "vjp" else key)
         return MemoryPlan([loop_report(p, primal, primal_values) for p in self._loop_plans.get(key, [])])
+
+    def _tape_over_budget(self, args: tuple, kwargs: dict) -> bool:
+        """``checkpoint="auto"``: whether these arguments' tapes would outgrow the default
+        budget (only loops whose trip count the arguments tell are estimated)."""
+        key = tuple(arg_types_of(self._bind(args, kwargs)))
+        self.typed_ir(key)
+        if not self._loop_plans.get(key):
+            return False
+        total = self._plan(args, kwargs).total_bytes
+        return total is not None and total > AUTO_BUDGET
+
+    @functools.cached_property
+    def _auto_budgeted(self) -> Derivative:
+        """The same derivative, checkpointed (Revolve) to the default budget."""
+        wrt = tuple(self.wrt) if self.many else self.wrt[0]
+        options = dataclasses.replace(self.options, checkpoint=MemoryBudget(AUTO_BUDGET))
+        return Derivative(self.of, self.kind, wrt, self.backend, options)
 
     def _n_extra_args(self) -> int:
         return 1 if self.kind == "vjp" else 0
@@ -107,6 +132,8 @@ class Derivative(Transformed):
         return self._run(primal, *passes, ("simplify", simplify))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.options.checkpoint == "auto" and self._tape_over_budget(args, kwargs):
+            return self._auto_budgeted(*args, **kwargs)
         result = super().__call__(*args, **kwargs)
         if self.options.intermediates:  # the adjoints of named locals, by name
             result, bars = result
