@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ...ir.core import Op, Value
+from . import tape
 from .scalar import truth
 from .types import I64, Lowered, flatten, leaf_types, unflatten
 
@@ -92,6 +93,7 @@ def _for(lw: Lowerer, op: Op) -> list[Lowered]:
         for j, (v, r) in enumerate(zip(op.operands[3:], op.results))
     ]
     n = _trip_count(lw, lo, hi, step)
+    tape.reserve(lw, op, n)
     fn = b.function
     pre = b.block
     body_bb, exit_bb = fn.append_basic_block("for.body"), fn.append_basic_block("for.end")

@@ -56,6 +56,8 @@ class Lowerer:
         self.errors: list[tuple[type[BaseException], str]] = []
         self.values: dict[Value, Lowered] = {}
         self.tapes: dict[str, tape.Tape] = {}
+        #: pushes whose loop reserved their room before its first iteration
+        self.reserved_pushes: set[Op] = set()
         #: the op being lowered (its location goes into error messages)
         self.current_op: Op | None = None
         self._moved: set[Value] = set()

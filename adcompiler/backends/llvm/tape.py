@@ -3,6 +3,10 @@
 A tape is a ``{record*, length, capacity}`` slot on the stack of the call, its records the
 flattened leaves of the pushed value (an array record holds a reference to its block). The
 buffer doubles when full and is freed, with any records left on it, when the call ends.
+
+A ``for`` loop knows its trip count before its first iteration, so the pushes its body makes
+exactly once per iteration are reserved for up front (:func:`reserve`): one ``realloc``
+before the loop, and each push inside is a plain store with no capacity test.
 """
 
 from __future__ import annotations
@@ -56,27 +60,49 @@ def _sizeof(b: ir.IRBuilder, ty: ir.Type) -> ir.Value:
     return b.ptrtoint(b.gep(ir.Constant(ty.as_pointer(), None), [ir.Constant(I64, 1)]), I64)
 
 
+def _grow(lw: Lowerer, tape: Tape, capacity: ir.Value) -> None:
+    b = lw.builder
+    old = b.bitcast(b.load(tape.field(b, 0)), I8P)
+    new = b.call(lw.rt.libc("realloc"), [old, b.mul(capacity, _sizeof(b, tape.record))])
+    lw.fail_if(
+        b.icmp_unsigned("==", new, ir.Constant(I8P, None)), MemoryError, "out of memory growing a tape"
+    )
+    b.store(b.bitcast(new, tape.record.as_pointer()), tape.field(b, 0))
+    b.store(capacity, tape.field(b, 2))
+
+
+def reserve(lw: Lowerer, loop: Op, trips: ir.Value) -> None:
+    """Make room for ``trips`` more records on each tape ``loop``'s body pushes once per iteration."""
+    for op in loop.regions[0].ops:
+        if op.name != "push" or op in lw.reserved_pushes:
+            continue
+        tape = _tape(lw, op, op.operands[0].type)
+        b = lw.builder
+        needed = b.add(b.load(tape.field(b, 1)), trips)
+        with b.if_then(b.icmp_signed(">", needed, b.load(tape.field(b, 2))), likely=False):
+            _grow(lw, tape, needed)
+        lw.reserved_pushes.add(op)
+
+
 def _push(lw: Lowerer, op: Op) -> None:
     t = op.operands[0].type
     value = lw.take(op, 0)  # the tape keeps the reference
     tape = _tape(lw, op, t)
     b = lw.builder
     length = b.load(tape.field(b, 1))
-    full = b.icmp_signed("==", length, b.load(tape.field(b, 2)))
-    with b.if_then(full, likely=False):
-        capacity = b.load(tape.field(b, 2))
-        capacity = b.select(
-            b.icmp_signed("==", capacity, ir.Constant(I64, 0)),
-            ir.Constant(I64, _INITIAL_CAPACITY),
-            b.shl(capacity, ir.Constant(I64, 1)),
-        )
-        old = b.bitcast(b.load(tape.field(b, 0)), I8P)
-        new = b.call(lw.rt.libc("realloc"), [old, b.mul(capacity, _sizeof(b, tape.record))])
-        lw.fail_if(
-            b.icmp_unsigned("==", new, ir.Constant(I8P, None)), MemoryError, "out of memory growing a tape"
-        )
-        b.store(b.bitcast(new, tape.record.as_pointer()), tape.field(b, 0))
-        b.store(capacity, tape.field(b, 2))
+    if op not in lw.reserved_pushes:
+        full = b.icmp_signed("==", length, b.load(tape.field(b, 2)))
+        with b.if_then(full, likely=False):
+            capacity = b.load(tape.field(b, 2))
+            _grow(
+                lw,
+                tape,
+                b.select(
+                    b.icmp_signed("==", capacity, ir.Constant(I64, 0)),
+                    ir.Constant(I64, _INITIAL_CAPACITY),
+                    b.shl(capacity, ir.Constant(I64, 1)),
+                ),
+            )
     record = b.gep(b.load(tape.field(b, 0)), [length], inbounds=True)
     for k, leaf in enumerate(flatten(value, t)):
         b.store(leaf, b.gep(record, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True))
