@@ -22,9 +22,7 @@ The same oracle checks other modes and backends through *hooks*: functions
 ``(f, wrt) -> gradient function`` in :data:`GRAD_MODES` (forward mode, the LLVM backend,
 Revolve checkpointing) and ``f -> compiled primal`` for ``ad.jit``. They run on the
 first quarter of the programs by default (``ADCOMPILER_MODE_PROGRAMS``), since LLVM
-compilation is slow. Until a feature lands, a hook that raises ``NotImplementedError``
-(or an API name that does not exist yet) skips its tests with the reason; remove a
-guard by setting ``guarded=False`` on its mode.
+compilation is slow. Every mode must handle every generated program: none is skipped.
 
 ``test_harness_*`` run the whole harness with a fake ``grad`` (4th-order finite
 differences with another step, and a fake ``.source``): they check the oracle itself and
@@ -34,7 +32,6 @@ need no compiler.
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import random
 from collections.abc import Callable
@@ -47,6 +44,8 @@ import progen
 import pytest
 from finite_diff import assert_grad_close, numerical_grad
 from progen import Program, ProgramConfig
+
+import adcompiler as ad
 
 N_PROGRAMS = int(os.environ.get("ADCOMPILER_PROGRAMS", "200"))
 SEED0 = int(os.environ.get("ADCOMPILER_PROGRAM_SEED0", "0"))
@@ -69,31 +68,6 @@ def atol_for(prog: Program, expected: Any) -> float:
     flat = [np.max(np.abs(e)) for e in (expected if isinstance(expected, tuple) else (expected,))]
     scale = max([1.0, abs(prog.value), *(float(x) for x in flat if np.size(x))])
     return 1e-7 * scale
-
-
-# ---- the API under test (imported lazily: the compiler may not exist yet) ----------------
-
-
-def adcompiler() -> Any:
-    """The ``adcompiler`` module; skips if it (or ``ad.grad``) does not exist yet."""
-    try:
-        ad = importlib.import_module("adcompiler")
-    except ModuleNotFoundError as exc:
-        if exc.name != "adcompiler":
-            raise
-        pytest.skip("adcompiler is not importable yet")
-    if not hasattr(ad, "grad"):
-        pytest.skip("adcompiler.grad does not exist yet")
-    return ad
-
-
-def require(*names: str) -> Any:
-    """``adcompiler``, skipping unless it has every attribute in ``names``."""
-    ad = adcompiler()
-    missing = [n for n in names if not hasattr(ad, n)]
-    if missing:
-        pytest.skip(f"adcompiler.{', '.join(missing)} not implemented yet")
-    return ad
 
 
 # ---- programs ---------------------------------------------------------------------------
@@ -184,28 +158,27 @@ def check_primal(prog: Program, compiled: Callable[..., Any]) -> None:
 
 
 def reverse_python(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
-    return adcompiler().grad(f, wrt=wrt)
+    return ad.grad(f, wrt=wrt)
 
 
 def value_and_grad_python(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
-    return adcompiler().value_and_grad(f, wrt=wrt)
+    return ad.value_and_grad(f, wrt=wrt)
 
 
 def forward_python(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
-    return adcompiler().grad(f, wrt=wrt, mode="forward")
+    return ad.grad(f, wrt=wrt, mode="forward")
 
 
 def reverse_llvm(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
-    return adcompiler().grad(f, wrt=wrt, backend="llvm")
+    return ad.grad(f, wrt=wrt, backend="llvm")
 
 
 def reverse_revolve(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
-    ad = require("Revolve")
     return ad.grad(f, wrt=wrt, checkpoint=ad.Revolve(snapshots=2))
 
 
 def primal_jit(f: Callable[..., Any]) -> Callable[..., Any]:
-    return require("jit").jit(f)
+    return ad.jit(f)
 
 
 @dataclass(frozen=True)
@@ -216,10 +189,6 @@ class GradMode:
     hook: GradHook
     #: The programs this mode must handle (restrict when a backend supports less).
     config: ProgramConfig = ProgramConfig()
-    #: Skip (with the reason) when the feature raises NotImplementedError.
-    guarded: bool = True
-    #: API names that must exist.
-    needs: tuple[str, ...] = ("grad",)
     #: Check every wrt choice (else only all float arguments at once: one compilation).
     every_wrt: bool = True
 
@@ -227,17 +196,8 @@ class GradMode:
 GRAD_MODES = [
     GradMode("forward", forward_python),
     GradMode("llvm", reverse_llvm, every_wrt=False),
-    GradMode("revolve", reverse_revolve, needs=("grad", "Revolve"), every_wrt=False),
+    GradMode("revolve", reverse_revolve, every_wrt=False),
 ]
-
-
-def _run_guarded(name: str, guarded: bool, check: Callable[[], None]) -> None:
-    try:
-        check()
-    except NotImplementedError as exc:
-        if not guarded:
-            raise
-        pytest.skip(f"{name}: not implemented yet ({exc})")
 
 
 # ---- the differential tests --------------------------------------------------------------
@@ -246,7 +206,6 @@ def _run_guarded(name: str, guarded: bool, check: Callable[[], None]) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_reverse_grad(seed: int, program_dir: Path) -> None:
     """``ad.grad(f, wrt=...)`` agrees with finite differences."""
-    adcompiler()
     prog = program(seed)
     check_gradients(prog, prog.load(program_dir), reverse_python)
 
@@ -254,7 +213,6 @@ def test_reverse_grad(seed: int, program_dir: Path) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_value_and_grad(seed: int, program_dir: Path) -> None:
     """``ad.value_and_grad`` returns the plain value and the right gradient."""
-    require("value_and_grad")
     prog = program(seed)
     check_value_and_grad(prog, prog.load(program_dir), value_and_grad_python)
 
@@ -262,7 +220,6 @@ def test_value_and_grad(seed: int, program_dir: Path) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_standalone_source(seed: int, program_dir: Path) -> None:
     """``ad.grad(f).source`` runs on its own and gives the same gradient."""
-    adcompiler()
     prog = program(seed)
     check_standalone_source(prog, prog.load(program_dir), reverse_python)
 
@@ -271,21 +228,15 @@ def test_standalone_source(seed: int, program_dir: Path) -> None:
 @pytest.mark.parametrize("seed", MODE_SEEDS)
 def test_grad_modes(seed: int, mode: GradMode, program_dir: Path) -> None:
     """Forward mode, the LLVM backend and Revolve checkpointing against the oracle."""
-    require(*mode.needs)
     prog = program(seed, mode.config)
-    fn = prog.load(program_dir)
-    _run_guarded(
-        mode.name, mode.guarded, lambda: check_gradients(prog, fn, mode.hook, mode.every_wrt)
-    )
+    check_gradients(prog, prog.load(program_dir), mode.hook, mode.every_wrt)
 
 
 @pytest.mark.parametrize("seed", MODE_SEEDS)
 def test_jit_primal(seed: int, program_dir: Path) -> None:
     """``ad.jit(f)`` computes the same value as plain Python."""
-    require("jit")
     prog = program(seed)
-    fn = prog.load(program_dir)
-    _run_guarded("jit", True, lambda: check_primal(prog, primal_jit(fn)))
+    check_primal(prog, primal_jit(prog.load(program_dir)))
 
 
 # ---- self-tests of the harness (no compiler needed) --------------------------------------
