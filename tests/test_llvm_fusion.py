@@ -89,11 +89,31 @@ def test_matmul_edge_shapes(shapes):
     assert np.allclose(fn(a, c), a @ c, rtol=1e-13)
 
 
+def _matvec():
+    return jit("mm", [("a", A2), ("c", A1)], lambda b, a, c: b.matmul(a, b.expand_dims(c, axis=1)))
+
+
 def test_matrix_products_use_blas_when_available():
-    fn = jit("mm", [("a", A2), ("c", A1)], lambda b, a, c: b.matmul(a, b.expand_dims(c, axis=1)))
-    assert ("adc_dgemm" in fn.llvm_ir) == (blas.dgemm_address() is not None)
+    fn = _matvec()
+    found = blas.find()
+    assert (found is not None and found.symbol in fn.llvm_ir) or (found is None and "adc_dgemm" not in fn.llvm_ir)
     a, c = RNG.random((300, 200)), RNG.random(200)
     assert np.allclose(fn(a, c)[:, 0], a @ c, rtol=1e-12)
+
+
+@pytest.mark.parametrize("source", ["numpy", "scipy"])
+def test_each_blas_source_computes_the_product(source, monkeypatch):
+    """NumPy's ILP64 OpenBLAS and SciPy's LP64 BLAS, each called with its own integer width."""
+    found = blas._numpy_blas() if source == "numpy" else blas._scipy_blas()
+    if found is None:
+        pytest.skip(f"no BLAS from {source} on this machine")
+    blas.register(found)
+    monkeypatch.setattr(blas, "find", lambda: found)
+    fn = _matvec()
+    assert f"adc_dgemm{found.int_bits}" in fn.llvm_ir
+    a, c = RNG.random((70, 50)), RNG.random(50)
+    assert np.allclose(fn(a, c)[:, 0], a @ c, rtol=1e-12)
+    assert np.allclose(fn(a.T.copy().T, c)[:, 0], a @ c, rtol=1e-12)
 
 
 def test_recomputed_value_keeps_its_operands_until_its_last_consumer():
@@ -117,3 +137,13 @@ def test_recomputed_value_keeps_its_operands_until_its_last_consumer():
     r, a2, s = fn(x)
     assert np.array_equal(r, 6.0 * x + 0.5) and a2[0] == 9.0
     assert s == pytest.approx(np.sum(2.0 * x + 1.0), rel=1e-15)
+
+
+def test_broadcasting_copy_of_a_versioned_op_is_compiled_plainly():
+    """The copy for operands that broadcast an axis of length 1 is not vectorised or unrolled
+    (it rarely runs; optimising it hard doubles compile time), and both copies agree."""
+    fn = jit("bc", [("x", A2), ("y", A1)], lambda b, x, y: b.sum(b.tanh(b.add(x, y))))
+    assert '!"llvm.loop.unroll.disable"' in fn.llvm_ir
+    x = RNG.random((5, 7))
+    for y in (RNG.random(7), RNG.random(1)):
+        assert np.isclose(fn(x, y), np.sum(np.tanh(x + y)), rtol=1e-13)

@@ -38,8 +38,27 @@ def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], nam
     body(i)
     i_next = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
     i.add_incoming(i_next, b.block)
-    b.cbranch(b.icmp_signed("<", i_next, n), body_bb, exit_bb)
+    latch = b.cbranch(b.icmp_signed("<", i_next, n), body_bb, exit_bb)
+    if lw.guards_hold is False:
+        latch.set_metadata("llvm.loop", _rare_loop_id(lw.module))
     b.position_at_end(exit_bb)
+
+
+def _rare_loop_id(module: ir.Module) -> ir.MDValue:
+    """Loop metadata turning off vectorisation and unrolling.
+
+    For the copy of a versioned op that runs only when an operand broadcasts an axis of
+    length 1 (see ``Lowerer._versioned``): optimising it as hard as the common copy would
+    double compile time for code that almost never runs.
+    """
+    options = [
+        module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)]),
+        module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]),
+    ]
+    # a loop ID's first operand is the ID itself; the placeholder keeps each loop's ID unique
+    loop_id = module.add_metadata([ir.MetaDataString(module, f"loop {len(module.metadata)}"), *options])
+    loop_id.operands = (loop_id, *options)
+    return loop_id
 
 
 def loop_nest(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:

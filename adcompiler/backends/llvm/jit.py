@@ -20,7 +20,7 @@ from pathlib import Path
 import llvmlite
 import llvmlite.binding as llvm
 
-from .blas import dgemm_address
+from . import blas
 from .runtime import load_native_libraries
 
 
@@ -95,10 +95,10 @@ def _environment() -> str:
     sources = sorted(Path(__file__).parent.glob("*.py"))
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
     features = llvm.get_host_cpu_features().flatten()
-    blas_linked = dgemm_address() is not None  # object code calling BLAS needs it to link
+    linked = blas.find()  # object code calling BLAS is built for its integer width, and links to it
     return (
         f"{llvmlite.__version__}|{llvm.llvm_version_info}|{llvm.get_host_cpu_name()}|{features}|{digest}"
-        f"|blas={blas_linked}"
+        f"|blas={linked.origin if linked else None}"
     )
 
 

@@ -41,7 +41,7 @@ def load_native_libraries() -> None:
         path = ctypes.util.find_library(name)
         if path:
             llvm.load_library_permanently(path)
-    blas.register()
+    blas.register(blas.find())
     load_native_libraries.done = True  # type: ignore[attr-defined]
 
 
