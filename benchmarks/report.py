@@ -29,7 +29,8 @@ median    per call, median over repeats after warm-up (timeit-style)
 1st call  preparing + first call: JIT compilation, or for ad.* generating the code
 x f       this / the user's NumPy function      x hand  this / the hand-written NumPy gradient
 python/this, llvm/this   ad.grad [python|llvm] / this entry  (< 1: ours is faster)
-gen rows  ad.grad cold start in a fresh process: parse, differentiate, generate, compile, first call"""
+gen rows  ad.grad start-up in a fresh process (first call: parse, differentiate, generate, compile, run);
+          cold = empty on-disk cache, warm = a second process reading it"""
 
 
 def fmt_time(s: float | None) -> str:

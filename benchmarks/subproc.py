@@ -13,15 +13,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_json(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
-    """The child's last stdout line as JSON; any failure comes back as ``{"error": ...}``."""
+def run_json(module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The child's last stdout line as JSON; any failure comes back as ``{"error": ...}``.
+
+    ``env`` adds to (or overrides) this process's environment.
+    """
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", f"benchmarks.{module}", *args]
     try:
         proc = subprocess.run(
             cmd,
             cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=path),
+            env={**os.environ, **(env or {}), "PYTHONPATH": path},
             capture_output=True,
             text=True,
             timeout=timeout_s,

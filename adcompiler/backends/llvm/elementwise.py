@@ -47,9 +47,9 @@ def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], nam
 def _rare_loop_id(module: ir.Module) -> ir.MDValue:
     """Loop metadata turning off vectorisation and unrolling.
 
-    For the copy of a versioned op that runs only when an operand broadcasts an axis of
-    length 1 (see ``Lowerer._versioned``): optimising it as hard as the common copy would
-    double compile time for code that almost never runs.
+    For the copy of a versioned op that runs only when a fused ``sum_to`` really sums (see
+    ``Lowerer._versioned``): optimising it as hard as the common copy would double compile
+    time for code that rarely runs.
     """
     options = [
         module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)]),
@@ -119,8 +119,11 @@ def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
     """Element access to ``value`` (a scalar, an array or a Deferred) broadcast to ``out_rank``.
 
     The returned function takes an index into the broadcast shape and returns the element in
-    the value's own dtype. Axes of length 1 are read at 0 -- for arrays through a zero stride
-    computed here, once, outside the loops.
+    the value's own dtype. Axes of length 1 are read at 0 through a zero stride computed
+    here, once, outside the loops -- so the address stays an affine function of the loop
+    counters, which LLVM vectorises. A Deferred is read at the same index: its own arrays
+    were given zero strides the same way, and a fused ``sum_to`` reads its summed axes from
+    its inner loop, so an index along an axis of length 1 never reaches memory.
     """
     b = lw.builder
     zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
@@ -131,17 +134,7 @@ def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
         return lambda index: load(lw, view, index[skip:])
     if isinstance(value, Deferred):
         skip = out_rank - value.rank
-
-        def read(index: Sequence[ir.Value]) -> ir.Value:
-            if lw.guards_hold:  # no axis of length 1 (see guard_of)
-                return value.load(index[skip:])
-            own = [
-                lw.builder.select(lw.builder.icmp_signed("==", d, one), zero, i)
-                for d, i in zip(value.shape, index[skip:])
-            ]
-            return value.load(own)
-
-        return read
+        return lambda index: value.load(index[skip:])
     return lambda index: value
 
 
@@ -150,21 +143,10 @@ def shape_of(value: Lowered) -> list[ir.Value]:
 
 
 def guard_of(lw: Lowerer, values: Sequence[Lowered]) -> ir.Value | None:
-    """When the Deferreds among ``values`` can be read the cheap way (None: always).
-
-    The conjunction of their own guards and of "no axis has length 1": then a reader needs
-    no ``select`` per index for broadcasting, and the element address stays an affine
-    function of the loop counters -- which LLVM vectorises into plain vector loads instead
-    of gathers.
-    """
+    """When the Deferreds among ``values`` can be read the cheap way (None: always): the
+    conjunction of their own guards (a fused ``sum_to`` that sums nothing at run time)."""
     b = lw.builder
-    one = ir.Constant(I64, 1)
-    guards = []
-    for v in values:
-        if isinstance(v, Deferred):
-            if v.guard is not None:
-                guards.append(v.guard)
-            guards += [b.icmp_signed("!=", d, one) for d in v.shape if not isinstance(d, ir.Constant)]
+    guards = [v.guard for v in values if isinstance(v, Deferred) and v.guard is not None]
     if not guards:
         return None
     guard = guards[0]

@@ -146,11 +146,9 @@ class Lowerer:
     def _versioned(self, guard: ir.Value, rule: Rule, op: Op) -> Lowered:
         """Emit ``op`` twice: reading fused operands the cheap way when ``guard`` holds.
 
-        The guard says that no fused operand broadcasts an axis of length 1 and that every
-        fused ``sum_to`` sums nothing (shapes equal at run time) -- almost always in
-        gradients. That copy reads elements at affine addresses, which LLVM vectorises into
-        plain vector loads; the other keeps the ``select`` per index and sums in an inner
-        loop per element.
+        The guard says that every fused ``sum_to`` sums nothing (shapes equal at run time) --
+        almost always in gradients. That copy reads each element straight through; the
+        other sums in an inner loop per element.
         """
 
         def emit(hold: bool) -> Lowered:
