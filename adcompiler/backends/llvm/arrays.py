@@ -189,7 +189,11 @@ def _getitem(lw: Lowerer, op: Op) -> Lowered:
 
 
 def writable(lw: Lowerer, op: Op) -> ArrayVal:
-    """Operand 0 of ``op`` as an array this op may write: itself when unique, else a copy."""
+    """Operand 0 of ``op`` as an array this op may write: itself when unique, else a copy.
+
+    A broadcast view (a zero stride along an axis longer than 1) is copied too: its
+    elements share memory, and a write to one would change them all.
+    """
     if not lw.can_move(op, 0):
         return copy_array(lw, lw.get(op.operands[0]))
     a = lw.take(op, 0)
@@ -201,7 +205,11 @@ def writable(lw: Lowerer, op: Op) -> ArrayVal:
 
     if isinstance(a.meminfo, ir.Constant):
         return copied()
-    return lw.choose(lw.rt.is_unique(lw.builder, a.meminfo), lambda: a, copied, op.results[0].type)
+    b = lw.builder
+    in_place = lw.rt.is_unique(b, a.meminfo)
+    for dim, stride in zip(a.shape, a.strides):
+        in_place = b.and_(in_place, b.or_(b.icmp_signed("!=", stride, _ZERO), b.icmp_signed("<=", dim, _ONE)))
+    return lw.choose(in_place, lambda: a, copied, op.results[0].type)
 
 
 def _update(combine: str | None):
@@ -259,6 +267,8 @@ def _expand_dims(lw: Lowerer, op: Op) -> ArrayVal:
     a = lw.get(op.operands[0])
     axis = op.attrs["axis"]
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if not isinstance(a, ArrayVal):  # a scalar: an array of ones in every axis
+        return fill(lw, alloc_array(lw, op.operands[0].type.dtype, [_ONE] * len(axes)), a)
     rank = a.rank + len(axes)
     new = {ax % rank for ax in axes}
     shape, strides, rest = [], [], iter(zip(a.shape, a.strides))
@@ -271,6 +281,8 @@ def _expand_dims(lw: Lowerer, op: Op) -> ArrayVal:
 
 def _broadcast_to(lw: Lowerer, op: Op) -> ArrayVal:
     a, t = lw.get(op.operands[0]), op.operands[0].type
+    if isinstance(a, Deferred):  # its operand was fused into it: computed at the new shape
+        return materialize(lw, _broadcast_deferred(lw, op))
     shape = dims(lw, op.operands[1])
     if not isinstance(a, ArrayVal):  # a scalar: fill a new array
         return fill(lw, alloc_array(lw, t.dtype, shape), a)
