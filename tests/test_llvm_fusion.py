@@ -96,7 +96,7 @@ def _matvec():
 def test_matrix_products_use_blas_when_available():
     fn = _matvec()
     found = blas.find()
-    assert (found is not None and found.symbol in fn.llvm_ir) or (found is None and "adc_dgemm" not in fn.llvm_ir)
+    assert (found is not None and found.symbol("dgemm") in fn.llvm_ir) or (found is None and "adc_dgemm" not in fn.llvm_ir)
     a, c = RNG.random((300, 200)), RNG.random(200)
     assert np.allclose(fn(a, c)[:, 0], a @ c, rtol=1e-12)
 
@@ -114,6 +114,9 @@ def test_each_blas_source_computes_the_product(source, monkeypatch):
     a, c = RNG.random((70, 50)), RNG.random(50)
     assert np.allclose(fn(a, c)[:, 0], a @ c, rtol=1e-12)
     assert np.allclose(fn(a.T.copy().T, c)[:, 0], a @ c, rtol=1e-12)
+    mv = jit("mv", [("a", A2), ("v", A1)], lambda b, a, v: b.matmul(a, v))
+    assert f"adc_dgemv{found.int_bits}" in mv.llvm_ir
+    assert np.allclose(mv(a, c), a @ c, rtol=1e-12) and np.allclose(mv(a.T.copy().T, c), a @ c, rtol=1e-12)
 
 
 def test_recomputed_value_keeps_its_operands_until_its_last_consumer():
@@ -160,3 +163,20 @@ def test_broadcast_operands_of_fused_chains_read_through_zero_strides():
         assert np.allclose(fn(x, y), np.exp(x * x) + np.sin(y), rtol=1e-14, atol=0)
     assert "vector.body" in fn.llvm_ir
     assert "select" not in fn.llvm_ir.split("vector.body", 1)[-1].split("middle.block", 1)[0]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "reversed", "transposed"])
+def test_matrix_vector_products_through_blas(layout):
+    """``A @ v`` and ``v @ A`` as BLAS products of a one-column/one-row matrix, falling back
+    to loops where BLAS cannot describe the layout (a reversed vector)."""
+    mv = jit("mv", [("a", A2), ("v", A1)], lambda b, a, v: b.matmul(a, v))
+    vm = jit("vm", [("v", A1), ("a", A2)], lambda b, v, a: b.matmul(v, a))
+    found = blas.find()
+    assert found is None or found.symbol("dgemv") in mv.llvm_ir and found.symbol("dgemv") in vm.llvm_ir
+    a, v = RNG.random((6, 5)), RNG.random(10)
+    v = {"contiguous": v[:5], "strided": v[::2], "reversed": v[::-2], "transposed": v[:5]}[layout]
+    if layout == "transposed":
+        a = RNG.random((5, 6)).T
+    assert np.allclose(mv(a, v), a @ v, rtol=1e-13)
+    w = RNG.random(6)
+    assert np.allclose(vm(w, a), w @ a, rtol=1e-13)

@@ -8,7 +8,7 @@ with 64-bit integers (``numpy.libs/*openblas64*``, symbols ``scipy_dgemm_64_`` i
 ``dlopen`` of a loaded library, and it honours the same thread settings as NumPy. A NumPy
 built against another BLAS falls back to SciPy's (``scipy.linalg.cython_blas.__pyx_capi__``,
 a documented Cython API, 32-bit integers), which costs about 0.2 s to load. The JIT linker
-learns the address under the symbol ``adc_dgemm64`` (or ``32``), so cached object code links again in a
+learns the addresses under the symbols ``adc_dgemm64`` and ``adc_dgemv64`` (or ``32``), so cached object code links again in a
 new process. Without either (or for operands whose layout BLAS cannot describe: strides
 that are not unit along one axis) the product falls back to the loop nest, at run time.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,15 +36,16 @@ if TYPE_CHECKING:
 
 _ZERO, _ONE = ir.Constant(I64, 0), ir.Constant(I64, 1)
 
-#: dgemm's name in NumPy's bundled OpenBLAS (ILP64), newest wheels first
-_NUMPY_SYMBOLS = ("scipy_dgemm_64_", "dgemm_64_")
+#: the routines used, and their names in NumPy's bundled OpenBLAS (ILP64), newest wheels first
+ROUTINES = ("dgemm", "dgemv")
+_NUMPY_NAMES = ("scipy_{}_64_", "{}_64_")
 
 
 @dataclass(frozen=True)
 class Blas:
-    """Where ``dgemm`` is and how wide its integer arguments are."""
+    """Where ``dgemm`` and ``dgemv`` are and how wide their integer arguments are."""
 
-    address: int
+    addresses: tuple[int, ...]  # in the order of ROUTINES
     int_bits: int  # 64 for ILP64 builds (NumPy's own), 32 for LP64 (SciPy's)
     origin: str  # part of the cache key: object code is built for one integer width
 
@@ -52,10 +53,9 @@ class Blas:
     def int_type(self) -> ir.IntType:
         return ir.IntType(self.int_bits)
 
-    @property
-    def symbol(self) -> str:
+    def symbol(self, routine: str) -> str:
         """What object code calls: named by integer width, so no code calls the wrong build."""
-        return f"adc_dgemm{self.int_bits}"
+        return f"adc_{routine}{self.int_bits}"
 
 
 @functools.cache
@@ -71,10 +71,11 @@ def _numpy_blas() -> Blas | None:
             handle = ctypes.CDLL(str(lib))
         except OSError:
             continue
-        for symbol in _NUMPY_SYMBOLS:
-            fn = getattr(handle, symbol, None)
-            if fn is not None:
-                return Blas(ctypes.cast(fn, ctypes.c_void_p).value or 0, 64, f"{lib.name}:{symbol}")
+        for pattern in _NUMPY_NAMES:
+            fns = [getattr(handle, pattern.format(r), None) for r in ROUTINES]
+            if all(fn is not None for fn in fns):
+                addresses = tuple(ctypes.cast(fn, ctypes.c_void_p).value or 0 for fn in fns)
+                return Blas(addresses, 64, f"{lib.name}:{pattern}")
     return None
 
 
@@ -83,19 +84,21 @@ def _scipy_blas() -> Blas | None:
         from scipy.linalg import cython_blas
     except ImportError:
         return None
-    capsule = cython_blas.__pyx_capi__["dgemm"]
     api = ctypes.pythonapi
     api.PyCapsule_GetName.restype = ctypes.c_char_p
     api.PyCapsule_GetName.argtypes = [ctypes.py_object]
     api.PyCapsule_GetPointer.restype = ctypes.c_void_p
     api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    return Blas(api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule)), 32, "scipy")
+    capsules = [cython_blas.__pyx_capi__[r] for r in ROUTINES]
+    addresses = tuple(api.PyCapsule_GetPointer(c, api.PyCapsule_GetName(c)) for c in capsules)
+    return Blas(addresses, 32, "scipy")
 
 
 def register(found: Blas | None) -> None:
-    """Tell the JIT linker where ``found.symbol`` is (before object code calling it loads)."""
+    """Tell the JIT linker where the routines are (before object code calling them loads)."""
     if found is not None:
-        llvm.add_symbol(found.symbol, found.address)
+        for routine, address in zip(ROUTINES, found.addresses):
+            llvm.add_symbol(found.symbol(routine), address)
 
 
 def _layout(lw: Lowerer, a: ArrayVal, row_major: bool, int_max: ir.Constant) -> tuple[ir.Value, ir.Value]:
@@ -120,9 +123,7 @@ def matmul(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, fallback: Calla
     b = lw.builder
     int_max = ir.Constant(I64, 2 ** (found.int_bits - 1) - 1)
     m, k, n = a.shape[0], a.shape[1], c.shape[1]
-    ok = ir.Constant(ir.IntType(1), 1)
-    for d in (m, k, n):
-        ok = b.and_(ok, b.and_(b.icmp_signed(">", d, _ZERO), b.icmp_signed("<=", d, int_max)))
+    ok = _dims_ok(lw, (m, k, n), int_max)
     flags, lds = [], []
     for x in (c, a):  # in BLAS's column-major view the operands come in this order
         row_ok, row_ld = _layout(lw, x, row_major=True, int_max=int_max)
@@ -132,38 +133,88 @@ def matmul(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, fallback: Calla
         lds.append(b.select(row_ok, row_ld, col_ld))
     with b.if_else(ok, likely=True) as (blas, loops):
         with blas:
-            _call(lw, found, flags, [n, m, k], [c.data, a.data], lds, out.data, n)
+            (fc, fa), (ldc, lda) = flags, lds
+            _call(
+                lw,
+                found,
+                "dgemm",
+                [fc, fa],
+                [n, m, k, _F64(1.0), c.data, ldc, a.data, lda, _F64(0.0), out.data, n],
+            )
         with loops:
             fallback()
 
 
-def _call(
-    lw: Lowerer,
-    found: Blas,
-    flags: list[ir.Value],
-    dims: list[ir.Value],
-    operands: list[ir.Value],
-    lds: list[ir.Value],
-    result: ir.Value,
-    ldc: ir.Value,
-) -> None:
+def matvec(lw: Lowerer, a: ArrayVal, x: ArrayVal, out: ArrayVal, fallback: Callable[[], None]) -> None:
+    """``out = a @ x`` for an f64 matrix and vector (``out`` contiguous): ``dgemv`` if the
+    layouts allow, else ``fallback()``. (``dgemm`` with one column would copy all of ``a``
+    into its packing buffer first: several times slower on a tall matrix.)"""
+    found = find()
+    if found is None:
+        fallback()
+        return
+    b = lw.builder
+    int_max = ir.Constant(I64, 2 ** (found.int_bits - 1) - 1)
+    (rows, cols), (inc,) = a.shape, x.strides
+    inc = b.select(b.icmp_signed("<=", cols, _ONE), _ONE, inc)
+    ok = b.and_(
+        _dims_ok(lw, (rows, cols), int_max),
+        b.and_(b.icmp_signed(">=", inc, _ONE), b.icmp_signed("<=", inc, int_max)),
+    )
+    # BLAS sees column-major memory: a row-major ``a`` is the transpose of what it reads
+    row_ok, row_ld = _layout(lw, a, row_major=True, int_max=int_max)
+    col_ok, col_ld = _layout(lw, a, row_major=False, int_max=int_max)
+    ok = b.and_(ok, b.or_(row_ok, col_ok))
+    trans = b.select(row_ok, ir.Constant(I8, ord("T")), ir.Constant(I8, ord("N")))
+    m, n = b.select(row_ok, cols, rows), b.select(row_ok, rows, cols)
+    lda = b.select(row_ok, row_ld, col_ld)
+    with b.if_else(ok, likely=True) as (blas, loops):
+        with blas:
+            _call(
+                lw,
+                found,
+                "dgemv",
+                [trans],
+                [m, n, _F64(1.0), a.data, lda, x.data, inc, _F64(0.0), out.data, _ONE],
+            )
+        with loops:
+            fallback()
+
+
+def _F64(value: float) -> ir.Constant:
+    return ir.Constant(F64, value)
+
+
+def _dims_ok(lw: Lowerer, dims: Sequence[ir.Value], int_max: ir.Constant) -> ir.Value:
+    """Every dimension positive (BLAS rejects empty operands) and within BLAS's integers."""
+    b = lw.builder
+    ok = ir.Constant(ir.IntType(1), 1)
+    for d in dims:
+        ok = b.and_(ok, b.and_(b.icmp_signed(">", d, _ZERO), b.icmp_signed("<=", d, int_max)))
+    return ok
+
+
+def _call(lw: Lowerer, found: Blas, routine: str, flags: list[ir.Value], args: list[ir.Value]) -> None:
+    """Call a Fortran BLAS routine: every argument by reference -- the flags (chars), then
+    ``args``: i64 values become BLAS integers, doubles and pointers to doubles pass as they are."""
     b = lw.builder
     int_type = found.int_type
-    fn = lw.module.globals.get(found.symbol)
-    if fn is None:
-        p8, pi, pf = I8.as_pointer(), int_type.as_pointer(), F64.as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [p8, p8, pi, pi, pi, pf, pf, pi, pf, pi, pf, pf, pi])
-        fn = ir.Function(lw.module, fnty, found.symbol)
 
     def slot(ty: ir.Type, value: ir.Value) -> ir.Value:
         ptr = lw.alloca(ty)
         b.store(value, ptr)
         return ptr
 
-    def integer(v: ir.Value) -> ir.Value:
-        return slot(int_type, v if int_type == I64 else b.trunc(v, int_type))
+    def by_reference(v: ir.Value) -> ir.Value:
+        if v.type == F64:
+            return slot(F64, v)
+        if v.type == I64:
+            return slot(int_type, v if int_type == I64 else b.trunc(v, int_type))
+        return v  # already a pointer (the arrays)
 
-    ta, tb = (slot(I8, f) for f in flags)
-    alpha, beta = slot(F64, ir.Constant(F64, 1.0)), slot(F64, ir.Constant(F64, 0.0))
-    (x, y), (ldx, ldy) = operands, lds
-    b.call(fn, [ta, tb, *map(integer, dims), alpha, x, integer(ldx), y, integer(ldy), beta, result, integer(ldc)])
+    values = [slot(I8, f) for f in flags] + [by_reference(v) for v in args]
+    name = found.symbol(routine)
+    fn = lw.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(lw.module, ir.FunctionType(ir.VoidType(), [v.type for v in values]), name)
+    b.call(fn, values)

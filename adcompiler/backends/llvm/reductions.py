@@ -285,13 +285,6 @@ def _product_rule(name: str):
         if at.rank == 1 and ct.rank == 1:
             return _accumulate(lw, [inner], zero, lambda acc, k: term(acc, k, k))
         result = alloc_array(lw, dt, sa[:-1] + sc[1:], zero=True)
-        if at.rank == 2 and ct.rank == 1:  # y[i] = sum_k a[i, k] c[k]
-
-            def row(i: ir.Value) -> None:
-                store(lw, result, [i], _accumulate(lw, [inner], zero, lambda acc, k: term(acc, [i, k[0]], k)))
-
-            counted_loop(lw, sa[0], row)
-            return result
         rows = sa[0] if at.rank == 2 else _ONE
 
         def update(i: ir.Value, k: ir.Value, j: ir.Value) -> None:  # r[i, j] += a[i, k] c[k, j]
@@ -299,7 +292,13 @@ def _product_rule(name: str):
             ia = [i, k] if at.rank == 2 else [k]
             store(lw, result, at_ij, term(load(lw, result, at_ij), ia, [k, j]))
 
+        def row(i: ir.Value) -> None:  # y[i] = sum_k a[i, k] c[k]
+            store(lw, result, [i], _accumulate(lw, [inner], zero, lambda acc, k: term(acc, [i, k[0]], k)))
+
         def loops() -> None:
+            if ct.rank == 1:
+                counted_loop(lw, sa[0], row)
+                return
             counted_loop(
                 lw,
                 rows,
@@ -308,18 +307,22 @@ def _product_rule(name: str):
                 ),
             )
 
-        if (
-            at.rank == 2
-            and isinstance(a, ArrayVal)
-            and isinstance(c, ArrayVal)
-            and at.dtype == ct.dtype == "f64"
-        ):
-            blas.matmul(lw, a, c, result, loops)
+        if isinstance(a, ArrayVal) and isinstance(c, ArrayVal) and at.dtype == ct.dtype == "f64":
+            if ct.rank == 1:
+                blas.matvec(lw, a, c, result, loops)
+            elif at.rank == 1:  # v @ c is c^T @ v
+                blas.matvec(lw, _transposed(c), a, result, loops)
+            else:
+                blas.matmul(lw, a, c, result, loops)
         else:
             loops()
         return result
 
     return rule
+
+
+def _transposed(a: ArrayVal) -> ArrayVal:
+    return ArrayVal(a.dtype, a.data, a.meminfo, a.shape[::-1], a.strides[::-1])
 
 
 def _outer(lw: Lowerer, op: Op) -> ArrayVal:
