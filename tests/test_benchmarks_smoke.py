@@ -42,6 +42,10 @@ def test_a_wrong_entry_is_flagged() -> None:
     assert row.status == "WRONG" and row.median_s is None
 
 
-def test_cold_start_subprocess_answers() -> None:
-    data = cold.run_cold("rosenbrock", "python", 10, timeout_s=120)
-    assert "error" in data or float(data["first_call_s"]) > 0  # type: ignore[arg-type]
+def test_cold_and_warm_starts_answer() -> None:
+    """Both fresh processes run the gradient; the second finds the first's object code."""
+    starts = cold.run_starts("rosenbrock", "llvm", 10, timeout_s=120)
+    assert set(starts) == {"cold", "warm"}
+    for data in starts.values():
+        assert "error" not in data, data
+        assert float(data["first_call_s"]) > 0 and float(data["second_call_s"]) > 0
