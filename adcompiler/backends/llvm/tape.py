@@ -74,7 +74,7 @@ def _grow(lw: Lowerer, tape: Tape, capacity: ir.Value) -> None:
 def reserve(lw: Lowerer, loop: Op, trips: ir.Value) -> None:
     """Make room for ``trips`` more records on each tape ``loop``'s body pushes once per iteration."""
     for op in loop.regions[0].ops:
-        if op.name != "push" or op in lw.reserved_pushes:
+        if op.name != "push":
             continue
         tape = _tape(lw, op, op.operands[0].type)
         b = lw.builder
