@@ -14,7 +14,6 @@ from .transforms import (
     Derivative,
     ForwardDerivative,
     Options,
-    Primal,
     ReverseJacobian,
     Transformed,
     WrtSpec,
@@ -110,11 +109,14 @@ def hessian(f: Callable, wrt: int | str = 0, *, backend: str = "python", debug: 
     return ForwardDerivative(inner, "jacobian", wrt, backend, Options(debug=debug))
 
 
-def jit(f: Callable | Transformed) -> Transformed:
-    """``f`` compiled to machine code through LLVM; ``jit(grad(f))`` compiles the gradient."""
-    if isinstance(f, Transformed):
-        return f.with_backend("llvm")
-    return Primal(f, backend="llvm")
+def jit(f: Callable | Transformed, *, fastmath: bool = False, boundscheck: bool = True) -> Transformed:
+    """``f`` compiled to machine code through LLVM; ``jit(grad(f))`` compiles the gradient.
+
+    ``fastmath=True`` lets LLVM reassociate and contract float arithmetic (results may differ
+    from Python's in the last bits; NaN and inf are assumed away); ``boundscheck=False``
+    drops the index checks (an index out of bounds then reads or writes stray memory).
+    """
+    return as_transformed(f).with_backend("llvm", fastmath=fastmath, boundscheck=boundscheck)
 
 
 def stop_gradient(x: Any) -> Any:

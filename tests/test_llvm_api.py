@@ -64,3 +64,25 @@ def test_jit_matches_python(f, args):
 @pytest.mark.parametrize("f,args", CASES, ids=lambda c: getattr(c, "__name__", ""))
 def test_llvm_gradient_matches_python_backend(f, args):
     assert np.allclose(ad.grad(f, backend="llvm")(*args), ad.grad(f)(*args))
+
+
+def test_jit_options_reach_the_backend():
+    """``jit(f, fastmath=True)`` puts fast-math flags on the float arithmetic (off by
+    default); ``boundscheck=False`` drops the index checks, ``jit(grad(f), ...)`` takes them too."""
+    x = np.linspace(0.0, 1.0, 1000)
+    plain, fast = ad.jit(loop_sum), ad.jit(loop_sum, fastmath=True)
+    assert plain(x) == ad.jit(loop_sum)(x) and np.isclose(fast(x), plain(x), rtol=1e-12)
+    assert " fast " in fast.llvm_ir and " fast " not in plain.llvm_ir
+
+    def pick(v, i):
+        return v[i] * 2.0
+
+    v = np.arange(5.0)
+    checked = ad.jit(pick)
+    with pytest.raises(IndexError):
+        checked(v, 7)
+    unchecked = ad.jit(pick, boundscheck=False)
+    assert unchecked(v, 3) == 6.0 and unchecked(v, -1) == 8.0
+    assert len(unchecked.llvm_ir) < len(checked.llvm_ir)  # no bounds test, no error exit
+    fast_grad = ad.jit(ad.grad(loop_sum), fastmath=True)
+    assert np.allclose(fast_grad(x), ad.grad(loop_sum)(x), rtol=1e-12) and " fast " in fast_grad.llvm_ir

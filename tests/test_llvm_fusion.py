@@ -12,7 +12,7 @@ import pytest
 import adcompiler as ad
 from adcompiler.backends.llvm import blas
 from benchmarks.problems.rosenbrock import rosenbrock
-from tests.test_llvm_backend import A1, A2, jit
+from tests.test_llvm_backend import A1, A2, I64, jit
 
 RNG = np.random.default_rng(1)
 
@@ -143,15 +143,55 @@ def test_recomputed_value_keeps_its_operands_until_its_last_consumer():
 
 
 def test_summing_copy_of_a_versioned_op_is_compiled_plainly():
-    """The copy for a fused ``sum_to`` that really sums is not vectorised or unrolled (it
-    rarely runs; optimising it hard doubles compile time); the other copy is vectorised."""
+    """A fused ``sum_to`` to a shape only known at run time (here: two ints) is versioned.
+    The copy that really sums is not vectorised or unrolled (it rarely runs; optimising it
+    hard doubles compile time); the other copy is vectorised."""
+    fn = jit(
+        "st",
+        [("x", A2), ("y", A2), ("m", I64), ("n", I64)],
+        lambda b, x, y, m, n: b.mul(b.sum_to(b.mul(x, y), b.tuple(m, n)), b.const(2.0)),
+    )
+    assert re.search(r'!"llvm.loop.vectorize.enable", i1 (false|0)', fn.llvm_ir)
+    assert "<4 x double>" in fn.llvm_ir or "<2 x double>" in fn.llvm_ir or "<8 x double>" in fn.llvm_ir
+    x, y = RNG.random((4, 5)), RNG.random((4, 5))
+    assert np.array_equal(fn(x, y, 4, 5), 2.0 * (x * y))
+    assert np.allclose(fn(x, y, 1, 5), 2.0 * np.sum(x * y, axis=0, keepdims=True), rtol=1e-14)
+
+
+def test_specialised_to_axes_of_length_one():
+    """The code is specialised to which axes of the array arguments have length 1: with none,
+    broadcasting is decided at compile time (no versioned copy, no stride selects); each
+    other pattern compiles its own code, and every one gives NumPy's result."""
     fn = jit(
         "st",
         [("x", A2), ("y", A2)],
         lambda b, x, y: b.mul(b.sum_to(b.mul(x, y), b.shape(y)), b.const(2.0)),
     )
-    assert re.search(r'!"llvm.loop.vectorize.enable", i1 (false|0)', fn.llvm_ir)
-    assert "<4 x double>" in fn.llvm_ir or "<2 x double>" in fn.llvm_ir or "<8 x double>" in fn.llvm_ir
+    assert not re.search(r'!"llvm.loop.vectorize.enable", i1 (false|0)', fn.llvm_ir)
+    x = RNG.random((4, 5))
+    for yshape in [(4, 5), (1, 5), (4, 1), (1, 1), (4, 5), (1, 5)]:
+        y = RNG.random(yshape)
+        expect = 2.0 * np.sum(x * y, axis=tuple(k for k, d in enumerate(yshape) if d == 1), keepdims=True)
+        assert np.allclose(fn(x, y), expect, rtol=1e-14)
+    with pytest.raises(ValueError, match="broadcast"):
+        fn(x, RNG.random((3, 5)))
+
+
+@pytest.mark.parametrize(
+    "xshape, bshape", [((3, 4), (4,)), ((3, 4), (1, 4)), ((3, 1), (4,)), ((1, 4), (3, 4)), ((1, 1), (1,))]
+)
+def test_gradient_of_broadcasting_in_every_pattern(xshape, bshape):
+    """The adjoint of a broadcast (``sum_to``) sums exactly the broadcast axes, whichever
+    axes of length 1 the code was specialised to."""
+
+    def f(x, b):
+        return np.sum(np.sin(x + b) * (x * b))
+
+    g = ad.grad(f, wrt=(0, 1), backend="llvm")
+    reference = ad.grad(f, wrt=(0, 1))
+    x, b = RNG.random(xshape), RNG.random(bshape)
+    for got, want in zip(g(x, b), reference(x, b)):
+        assert got.shape == want.shape and np.allclose(got, want, rtol=1e-13, atol=0)
 
 
 def test_broadcast_operands_of_fused_chains_read_through_zero_strides():
@@ -180,3 +220,21 @@ def test_matrix_vector_products_through_blas(layout):
     assert np.allclose(mv(a, v), a @ v, rtol=1e-13)
     w = RNG.random(6)
     assert np.allclose(vm(w, a), w @ a, rtol=1e-13)
+
+
+def test_products_share_one_out_of_line_helper():
+    """Every matrix product of a kind calls one helper function of the module (layout checks,
+    BLAS, fallback loops): compiled once, not once per product. Each layout still computes
+    NumPy's product, through BLAS or the loops."""
+
+    def f(x, w, v):
+        return np.sum((x @ w) @ v + x @ (w @ v))
+
+    g = ad.jit(f)
+    x, w, v = RNG.random((6, 5)), RNG.random((5, 4)), RNG.random((4, 3))
+    for xs in (x, x.T.copy().T, x[::-1], x[:, ::-1]):
+        assert np.isclose(g(xs, w, v), f(xs, w, v), rtol=1e-13)
+    assert len(re.findall(r"define internal \w* ?void @adc_matmul_f64\(", g.llvm_ir)) == 1
+    gradient = ad.grad(f, wrt=(0, 1), backend="llvm")(x[::-1], w, v)
+    for got, want in zip(gradient, ad.grad(f, wrt=(0, 1))(x[::-1], w, v)):
+        assert np.allclose(got, want, rtol=1e-13)

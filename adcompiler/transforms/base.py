@@ -47,6 +47,8 @@ class Transformed:
     #: the user's function this was made from (for names, signature, defaults)
     root: Callable
     backend: str = "python"
+    #: the LLVM backend's options (``fastmath``, ``boundscheck``): what ``jit(f, ...)`` asked
+    compile_options: tuple[tuple[str, bool], ...] = ()
 
     def __init__(self) -> None:
         self._ir_cache: dict[tuple, Function] = {}
@@ -96,10 +98,12 @@ class Transformed:
     def _n_extra_args(self) -> int:
         return 0
 
-    def _compile(self, key: tuple) -> Callable:
+    def _compile(self, key: tuple, args: Sequence[Any] | None = None) -> Callable:
+        """The compiled code for the signature ``key`` (``args``: a sample call, which the
+        LLVM backend specialises to first)."""
         if key not in self._compiled:
             fn = self.typed_ir(key)
-            self._compiled[key] = _compile(fn, self.backend, self)
+            self._compiled[key] = _compile(fn, self.backend, self, args)
         return self._compiled[key]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -108,7 +112,7 @@ class Transformed:
             key = tuple(arg_types_of(values))
         except TypeError as e:
             raise ADError(f"{self.__name__}: {e}") from None
-        compiled = self._compile(key)
+        compiled = self._compile(key, values)
         self._last = key
         return compiled(*values)
 
@@ -159,7 +163,7 @@ class Transformed:
     def __reduce__(self):
         """Pickled by reference to the user's function and the transformation's parameters:
         the other process regenerates (or finds in its cache) the same code."""
-        return (_rebuild, (type(self), self._args, self.backend))
+        return (_rebuild, (type(self), self._args, self.backend, self.compile_options))
 
     def graph(self, *args: Any, wrt: WrtSpec | None = None) -> str:
         """The computation at ``args`` as Graphviz DOT: forward values and adjoints per op."""
@@ -167,24 +171,26 @@ class Transformed:
 
         return graph(self.root if isinstance(self, Primal) else self, *args, wrt=wrt)
 
-    def with_backend(self, backend: str) -> Transformed:
-        """The same function compiled by another backend."""
+    def with_backend(self, backend: str, **options: bool) -> Transformed:
+        """The same function compiled by another backend (``options``: the backend's own)."""
         clone = copy.copy(self)
         Transformed.__init__(clone)
         clone.backend = backend
+        clone.compile_options = tuple(sorted(options.items()))
         return clone
 
     def __repr__(self) -> str:
         return f"<adcompiler {self.__name__}>"
 
 
-def _rebuild(cls: type, args: tuple, backend: str) -> Transformed:
+def _rebuild(cls: type, args: tuple, backend: str, compile_options: tuple) -> Transformed:
     made = cls(*args)
     made.backend = backend
+    made.compile_options = compile_options
     return made
 
 
-def _compile(fn: Function, backend: str, owner: Transformed) -> Callable:
+def _compile(fn: Function, backend: str, owner: Transformed, args: Sequence[Any] | None) -> Callable:
     if backend == "python":
         from ..backends.python import compile_module, emit_module
 
@@ -192,7 +198,7 @@ def _compile(fn: Function, backend: str, owner: Transformed) -> Callable:
     if backend == "llvm":
         from ..backends.llvm import compile_function
 
-        return compile_function(fn)
+        return compile_function(fn, args=args, **dict(owner.compile_options))
     raise ValueError(f"unknown backend {backend!r}: use 'python' or 'llvm'")
 
 

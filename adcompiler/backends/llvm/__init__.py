@@ -15,6 +15,7 @@ BLAS), ``runtime`` (allocation, reference counts),
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ from llvmlite import ir
 from ...errors import NumericError
 from ...ir.core import Function
 from . import jit
-from .lower import LOWERINGS, Lowerer
+from .lower import LOWERINGS, Lowerer, Pattern, pattern_of
+from .types import has_arrays
 from .wrapper import build_entry, make_caller
 
 #: exceptions the compiled code raises, by name (the cache stores names)
@@ -34,46 +36,81 @@ _EXCEPTIONS = {
 
 
 class CompiledFunction:
-    """A compiled IR function; call it like the original."""
+    """A compiled IR function; call it like the original.
 
-    def __init__(
-        self, fn: Function, machine: jit.Machine, errors: list[tuple[type[BaseException], str]]
-    ) -> None:
+    The machine code is specialised to which axes of the array arguments have length 1
+    (:func:`~.lower.pattern_of`): broadcasting is then decided at compile time, so the
+    loops carry no zero-stride selects and the adjoints of broadcasts no run-time versions.
+    Calls with another pattern (a column vector where there was a matrix, say) compile
+    their own code, once.
+    """
+
+    def __init__(self, fn: Function, options: dict[str, bool], pattern: Pattern) -> None:
         self.__name__ = fn.name
-        self._machine = machine  # owns the code: keep it alive as long as the caller
-        self._call = make_caller(fn, machine.address("adc_entry"), errors)
+        self._fn, self._options = fn, options
+        self._pattern = pattern_of([p.type for p in fn.params])
+        self._calls: dict[Pattern, Callable[..., Any]] = {}
+        self._machines: dict[Pattern, jit.Machine] = {}  # own the code: alive as long as the callers
+        self._last = pattern
+        self._call = self._specialise(pattern)
+        self._only_scalars = not any(has_arrays(p.type) for p in fn.params)
+
+    def _specialise(self, pattern: Pattern) -> Callable[..., Any]:
+        machine, errors = _machine_code(self._fn, pattern, **self._options)
+        self._machines[pattern] = machine
+        call = self._calls[pattern] = make_caller(self._fn, machine.address("adc_entry"), errors)
+        return call
 
     def __call__(self, *args: Any) -> Any:
-        return self._call(*args)
+        if self._only_scalars:  # one specialisation: no pattern to look for
+            return self._call(*args)
+        pattern = self._pattern(args)
+        call = self._calls.get(pattern) or self._specialise(pattern)
+        self._last = pattern
+        return call(*args)
 
     @property
     def llvm_ir(self) -> str:
-        return self._machine.llvm_ir
+        """The optimised LLVM IR of the code the last call ran."""
+        return self._machines[self._last].llvm_ir
 
     @property
     def asm(self) -> str:
-        return self._machine.asm
+        return self._machines[self._last].asm
 
 
 def compile_function(
-    fn: Function, *, fastmath: bool = False, boundscheck: bool = True, cache: bool = True
+    fn: Function,
+    *,
+    fastmath: bool = False,
+    boundscheck: bool = True,
+    cache: bool = True,
+    args: Sequence[Any] | None = None,
 ) -> CompiledFunction:
-    """Compile a typed IR function (raises ADTypeError naming what the backend cannot handle)."""
-    key = _key(fn, fastmath, boundscheck)
+    """Compile a typed IR function (raises ADTypeError naming what the backend cannot handle),
+    specialised first to ``args`` (sample arguments) or else to arrays with no axis of length 1."""
+    pattern = pattern_of([p.type for p in fn.params])(args) if args is not None else ()
+    return CompiledFunction(fn, {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache}, pattern)
+
+
+def _machine_code(
+    fn: Function, pattern: Pattern, *, fastmath: bool, boundscheck: bool, cache: bool
+) -> tuple[jit.Machine, list[tuple[type[BaseException], str]]]:
+    """The machine code of ``fn`` for one pattern: from the on-disk cache, else from LLVM."""
+    key = _key(fn, fastmath, boundscheck) + f"\npattern={pattern}"
     hit = jit.cache_load(key) if cache else None
     if hit is not None:
         machine, meta = hit
-        errors = [(_EXCEPTIONS[name], message) for name, message in meta["errors"]]
-        return CompiledFunction(fn, machine, errors)
+        return machine, [(_EXCEPTIONS[name], message) for name, message in meta["errors"]]
     module = ir.Module(name=fn.name)
-    lowerer = Lowerer(fn, module, fastmath=fastmath, boundscheck=boundscheck)
+    lowerer = Lowerer(fn, module, fastmath=fastmath, boundscheck=boundscheck, ones=pattern)
     core = lowerer.build()
     errors = lowerer.errors
     build_entry(fn, module, core, errors)
     machine, obj = jit.compile_module(str(module))
     if cache:
         jit.cache_store(key, machine, obj, {"errors": [(e.__name__, m) for e, m in errors]})
-    return CompiledFunction(fn, machine, errors)
+    return machine, errors
 
 
 def _key(fn: Function, fastmath: bool, boundscheck: bool) -> str:

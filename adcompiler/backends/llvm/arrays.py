@@ -23,6 +23,8 @@ from .elementwise import (
     assign,
     counted_loop,
     guard_of,
+    known_not_one,
+    known_one,
     load,
     loop_nest,
     materialize,
@@ -83,6 +85,8 @@ def all_finite(lw: Lowerer, a: ArrayVal) -> ir.Value:
 def dims(lw: Lowerer, v: Value) -> list[ir.Value]:
     """A shape operand (an int or a tuple of ints) as a list of i64, checked non-negative."""
     out = _shape_operand(lw, v)
+    if v.op is not None and v.op.name == "shape":  # an array's own shape: never negative
+        return out
     for d in out:
         lw.fail_if(lw.builder.icmp_signed("<", d, _ZERO), ValueError, "negative dimensions are not allowed")
     return out
@@ -289,12 +293,13 @@ def _broadcast_to(lw: Lowerer, op: Op) -> ArrayVal:
     b = lw.builder
     strides = []
     for k, (d, have) in enumerate(zip(shape, _check_broadcast(lw, a.shape, shape))):
-        if have is None:
+        stride = a.strides[k - (len(shape) - a.rank)] if have is not None else None
+        if have is None or known_one(have) and not known_one(d):
             strides.append(_ZERO)
+        elif have is d or known_not_one(lw, have):  # then it must equal d
+            strides.append(stride)
         else:
-            strides.append(
-                b.select(b.icmp_signed("==", have, d), a.strides[k - (len(shape) - a.rank)], _ZERO)
-            )
+            strides.append(b.select(b.icmp_signed("==", have, d), stride, _ZERO))
     return view(lw, a, a.data, shape, strides)
 
 

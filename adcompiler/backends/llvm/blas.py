@@ -114,6 +114,46 @@ def _layout(lw: Lowerer, a: ArrayVal, row_major: bool, int_max: ir.Constant) -> 
     return b.and_(ok, b.icmp_signed("<=", ld, int_max)), ld
 
 
+Loops = Callable[[ArrayVal, ArrayVal, ArrayVal], None]
+
+
+def product(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, loops: Loops) -> None:
+    """``out = a @ c`` for f64 operands of rank 1 or 2 (``out`` new and zeroed), by a call to
+    a helper function of the module: one per kind of product, made at its first use. It
+    checks the layouts, calls BLAS or runs ``loops(a, c, out)``. Inlined at every product,
+    the checks and the fallback loops would be most of the code LLVM optimises for a network."""
+    kind = "matvec" if c.rank == 1 else "vecmat" if a.rank == 1 else "matmul"
+    helper = lw.module.globals.get(f"adc_{kind}_f64") or _helper(lw, kind, (a.rank, c.rank, out.rank), loops)
+    lw.builder.call(helper, [leaf for x in (a, c, out) for leaf in (x.data, *x.shape, *x.strides)])
+
+
+def _helper(lw: Lowerer, kind: str, ranks: tuple[int, ...], loops: Loops) -> ir.Function:
+    params = [t for rank in ranks for t in [F64.as_pointer()] + [I64] * (2 * rank)]
+    fn = ir.Function(lw.module, ir.FunctionType(ir.VoidType(), params), f"adc_{kind}_f64")
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    with lw.out_of_line(fn):
+        leaves = iter(fn.args)
+        null = ir.Constant(I8.as_pointer(), None)
+        a, c, out = (
+            ArrayVal("f64", next(leaves), null, [next(leaves) for _ in range(r)], [next(leaves) for _ in range(r)])
+            for r in ranks
+        )
+        out.data.add_attribute("noalias")  # a new array: the loops may vectorise
+        if kind == "matvec":
+            matvec(lw, a, c, out, lambda: loops(a, c, out))
+        elif kind == "vecmat":  # v @ c is c^T @ v
+            matvec(lw, _transposed(c), a, out, lambda: loops(a, c, out))
+        else:
+            matmul(lw, a, c, out, lambda: loops(a, c, out))
+        lw.builder.ret_void()
+    return fn
+
+
+def _transposed(a: ArrayVal) -> ArrayVal:
+    return ArrayVal(a.dtype, a.data, a.meminfo, a.shape[::-1], a.strides[::-1])
+
+
 def matmul(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, fallback: Callable[[], None]) -> None:
     """``out = a @ c`` for f64 matrices: ``dgemm`` if the layouts allow, else ``fallback()``."""
     found = find()
@@ -141,7 +181,7 @@ def matmul(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, fallback: Calla
                 [fc, fa],
                 [n, m, k, _F64(1.0), c.data, ldc, a.data, lda, _F64(0.0), out.data, n],
             )
-        with loops:
+        with loops, lw.rarely():
             fallback()
 
 
@@ -177,7 +217,7 @@ def matvec(lw: Lowerer, a: ArrayVal, x: ArrayVal, out: ArrayVal, fallback: Calla
                 [trans],
                 [m, n, _F64(1.0), a.data, lda, x.data, inc, _F64(0.0), out.data, _ONE],
             )
-        with loops:
+        with loops, lw.rarely():
             fallback()
 
 

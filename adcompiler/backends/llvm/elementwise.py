@@ -39,7 +39,7 @@ def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], nam
     i_next = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
     i.add_incoming(i_next, b.block)
     latch = b.cbranch(b.icmp_signed("<", i_next, n), body_bb, exit_bb)
-    if lw.guards_hold is False:
+    if lw.in_rare_code:
         latch.set_metadata("llvm.loop", _rare_loop_id(lw.module))
     b.position_at_end(exit_bb)
 
@@ -47,9 +47,7 @@ def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], nam
 def _rare_loop_id(module: ir.Module) -> ir.MDValue:
     """Loop metadata turning off vectorisation and unrolling.
 
-    For the copy of a versioned op that runs only when a fused ``sum_to`` really sums (see
-    ``Lowerer._versioned``): optimising it as hard as the common copy would double compile
-    time for code that rarely runs.
+    For loops in code that seldom runs (see ``Lowerer.rarely``).
     """
     options = [
         module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)]),
@@ -93,24 +91,43 @@ def store(lw: Lowerer, a: ArrayVal, index: Sequence[ir.Value], value: ir.Value) 
 
 
 # --------------------------------------------------------------------------- broadcasting
+def known_one(d: ir.Value) -> bool:
+    """Whether the dim ``d`` is 1 when the code is compiled (a keepdims axis, say)."""
+    return isinstance(d, ir.Constant) and d.constant == 1
+
+
+def known_not_one(lw: Lowerer, d: ir.Value) -> bool:
+    """Whether the dim ``d`` is known not to be 1: an axis of a parameter that was not 1 in
+    the call this code is specialised to, or a dim broadcasting took from one."""
+    return id(d) in lw.not_one or (isinstance(d, ir.Constant) and d.constant != 1)
+
+
 def broadcast_shapes(lw: Lowerer, shapes: Sequence[Sequence[ir.Value]]) -> list[ir.Value]:
-    """NumPy's broadcast of several shapes; raises ValueError when they do not match."""
+    """NumPy's broadcast of several shapes; raises ValueError when they do not match.
+
+    A dim known not to be 1 is the result wherever it takes part (the others must equal it
+    or be 1), and a dim known to be 1 never is: only dims known neither way need a select.
+    """
     b = lw.builder
     rank = max((len(s) for s in shapes), default=0)
     one = ir.Constant(I64, 1)
     out: list[ir.Value] = []
     for k in range(rank):
         dims = [s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0]
+        dims = [d for d in dims if not known_one(d)] or dims[:1]
+        dims.sort(key=lambda d: not known_not_one(lw, d))  # a known dim first: it wins
         dim = dims[0]
         for other in dims[1:]:
             if other is dim:
                 continue
-            clash = b.and_(
-                b.icmp_signed("!=", dim, other),
-                b.and_(b.icmp_signed("!=", dim, one), b.icmp_signed("!=", other, one)),
-            )
+            clash = b.icmp_signed("!=", dim, other)
+            if not known_not_one(lw, dim):
+                clash = b.and_(clash, b.icmp_signed("!=", dim, one))
+            if not known_not_one(lw, other):
+                clash = b.and_(clash, b.icmp_signed("!=", other, one))
             lw.fail_if(clash, ValueError, "operands could not be broadcast together")
-            dim = b.select(b.icmp_signed("==", dim, one), other, dim)
+            if not known_not_one(lw, dim):
+                dim = b.select(b.icmp_signed("==", dim, one), other, dim)
         out.append(dim)
     return out
 
@@ -125,17 +142,24 @@ def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
     were given zero strides the same way, and a fused ``sum_to`` reads its summed axes from
     its inner loop, so an index along an axis of length 1 never reaches memory.
     """
-    b = lw.builder
-    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
     if isinstance(value, ArrayVal):
-        strides = [b.select(b.icmp_signed("==", d, one), zero, s) for d, s in zip(value.shape, value.strides)]
-        view = ArrayVal(value.dtype, value.data, value.meminfo, value.shape, strides)
+        view = ArrayVal(value.dtype, value.data, value.meminfo, value.shape, broadcast_strides(lw, value))
         skip = out_rank - value.rank
         return lambda index: load(lw, view, index[skip:])
     if isinstance(value, Deferred):
         skip = out_rank - value.rank
         return lambda index: value.load(index[skip:])
     return lambda index: value
+
+
+def broadcast_strides(lw: Lowerer, a: ArrayVal) -> list[ir.Value]:
+    """The strides of ``a`` with a zero stride on each axis of length 1."""
+    b = lw.builder
+    zero = ir.Constant(I64, 0)
+    return [
+        s if known_not_one(lw, d) else zero if known_one(d) else b.select(b.icmp_signed("==", d, ir.Constant(I64, 1)), zero, s)
+        for d, s in zip(a.shape, a.strides)
+    ]
 
 
 def shape_of(value: Lowered) -> list[ir.Value]:

@@ -9,7 +9,8 @@ through one block that frees the tapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,13 +40,22 @@ from .types import (
 )
 
 Rule = Callable[["Lowerer", Op], Any]
+#: per array parameter (tuples flattened, in order): which axes have length 1, or None for
+#: none; ``()`` when no axis of any array parameter has length 1
+Pattern = tuple[tuple[bool, ...] | None, ...]
 
 
 class Lowerer:
     """Lowers one function into ``module``; the state every op rule works with."""
 
-    def __init__(self, fn: Function, module: ir.Module, *, fastmath: bool, boundscheck: bool) -> None:
+    def __init__(
+        self, fn: Function, module: ir.Module, *, fastmath: bool, boundscheck: bool, ones: Pattern = ()
+    ) -> None:
         self.fn = fn
+        #: which axes of the array parameters have length 1 (see :func:`pattern_of`)
+        self.ones = ones
+        #: dims (LLVM values, by identity) known not to be 1: see ``elementwise.known_not_one``
+        self.not_one: dict[int, ir.Value] = {}
         self.module = module
         self.rt = Runtime(module)
         self.plan = Plan(fn)
@@ -64,8 +74,12 @@ class Lowerer:
         #: while emitting a consumer of guarded Deferreds: whether this copy runs when the
         #: guards hold (None outside such consumers)
         self.guards_hold: bool | None = None
+        #: while emitting code that seldom runs (see :meth:`rarely`)
+        self.in_rare_code = False
         self.builder: ir.IRBuilder
         self.entry_builder: ir.IRBuilder
+        #: the exit block's phi of the status code (None while emitting out of line)
+        self.status: ir.PhiInstr | None = None
 
     # ------------------------------------------------------------------ the function
     def build(self) -> ir.Function:
@@ -89,8 +103,8 @@ class Lowerer:
         self.status = self.builder.phi(I32, "status")
         self.builder = ir.IRBuilder(body)
 
-        leaves = iter(core.args)
-        inputs = [_param_value(p.type, leaves) for p in params]
+        leaves, ones = iter(core.args), iter(self.ones)
+        inputs = [self._param_value(p.type, leaves, ones) for p in params]
         results = self.lower_region(self.fn.body, inputs)
         out = [self.owned_copy(v, r.type) for v, r in zip(results, self.fn.returns)]
         record_ptr = core.args[-1]
@@ -104,6 +118,25 @@ class Lowerer:
         self.builder.ret(self.status)
         self.entry_builder.branch(body)
         return core
+
+    def _param_value(self, t: Type, leaves: Iterator[ir.Value], ones: Iterator[tuple[bool, ...] | None]) -> Lowered:
+        """A parameter from its leaves. The call's :func:`pattern_of` says which axes have
+        length 1: those become the constant 1, the others are known not to be 1, so that
+        broadcasting is decided here rather than by every loop at run time."""
+        if isinstance(t, Tensor) and t.rank:
+            data = next(leaves)
+            null = ir.Constant(ir.IntType(8).as_pointer(), None)
+            shape, strides = [next(leaves) for _ in range(t.rank)], [next(leaves) for _ in range(t.rank)]
+            axes_of_one = next(ones, None) or (False,) * t.rank
+            for k, one in enumerate(axes_of_one):
+                if one:
+                    shape[k] = ir.Constant(I64, 1)
+                else:
+                    self.not_one[id(shape[k])] = shape[k]
+            return ArrayVal(t.dtype, data, null, shape, strides)
+        if isinstance(t, TupleT):
+            return tuple(self._param_value(e, leaves, ones) for e in t.elts)
+        return unflatten(t, leaves)
 
     # ------------------------------------------------------------------ regions and ops
     def lower_region(self, region: Region, args: Sequence[Lowered]) -> list[Lowered]:
@@ -154,11 +187,39 @@ class Lowerer:
         def emit(hold: bool) -> Lowered:
             self.guards_hold = hold
             try:
-                return rule(self, op)
+                if hold:
+                    return rule(self, op)
+                with self.rarely():
+                    return rule(self, op)
             finally:
                 self.guards_hold = None
 
         return self.choose(guard, lambda: emit(True), lambda: emit(False), op.results[0].type)
+
+    @contextlib.contextmanager
+    def rarely(self) -> Iterator[None]:
+        """Code emitted inside seldom runs (the summing copy of a versioned op, loops standing
+        in for BLAS): its loops are not vectorised or unrolled. Optimising them as hard as
+        the rest would double compile time for code that rarely runs."""
+        outer, self.in_rare_code = self.in_rare_code, True
+        try:
+            yield
+        finally:
+            self.in_rare_code = outer
+
+    @contextlib.contextmanager
+    def out_of_line(self, fn: ir.Function) -> Iterator[None]:
+        """Emit into ``fn``, a helper function of the module, instead of ``adc_core``: it
+        gets its own entry block for stack memory. Code emitted there cannot fail."""
+        saved = self.builder, self.entry_builder, self.status
+        entry, body = fn.append_basic_block("entry"), fn.append_basic_block("body")
+        self.entry_builder, self.builder = ir.IRBuilder(entry), ir.IRBuilder(body)
+        self.status = None  # fail_if has no exit block to branch to here
+        try:
+            yield
+        finally:
+            self.entry_builder.branch(body)
+            self.builder, self.entry_builder, self.status = saved
 
     # ------------------------------------------------------------------ values and references
     def get(self, v: Value) -> Lowered:
@@ -238,6 +299,7 @@ class Lowerer:
 
     def fail_if(self, cond: ir.Value, exc: type[BaseException], message: str) -> None:
         """If ``cond`` holds at run time, leave the function raising ``exc(message)``."""
+        assert self.status is not None, "code emitted out of line cannot fail"
         if self.loc is not None:
             message = f"{message} (at {self.loc})"
         entry = (exc, message)
@@ -264,6 +326,47 @@ class Lowerer:
         return self.scalar(v, "i64")
 
 
+def pattern_of(params: Sequence[Type]) -> Callable[[Sequence[Any]], Pattern]:
+    """The function computing a call's :data:`Pattern` from its arguments (it runs on every
+    call of a compiled function with array parameters: the usual case returns early)."""
+
+    def leaf(t: Type) -> Callable[[Any], list]:
+        if isinstance(t, TupleT):
+            parts = [leaf(e) for e in t.elts]
+            return lambda value: [x for part, v in zip(parts, value) for x in part(v)]
+        if isinstance(t, Tensor) and t.rank:
+            rank = t.rank
+
+            def axes(value: Any) -> list:
+                shape = value.shape if type(value) is np.ndarray else np.shape(value)
+                if 1 not in shape or len(shape) != rank:  # a wrong rank fails in the call itself
+                    return [None]
+                return [tuple(d == 1 for d in shape)]
+
+            return axes
+        return lambda value: []
+
+    getters = [leaf(t) for t in params]
+
+    def pattern(args: Sequence[Any]) -> Pattern:
+        axes = tuple(x for get, value in zip(getters, args) for x in get(value))
+        return axes if any(axes) else ()  # the usual case: no axis of length 1
+
+    if any(isinstance(t, TupleT) for t in params):
+        return pattern
+    arrays = [k for k, t in enumerate(params) if isinstance(t, Tensor) and t.rank]
+
+    def usual(args: Sequence[Any]) -> Pattern:
+        """The same, returning at once in the usual case (arrays only at the top level)."""
+        for k in arrays:
+            a = args[k]
+            if 1 in (a.shape if type(a) is np.ndarray else np.shape(a)):
+                return pattern(args)
+        return ()
+
+    return usual
+
+
 def param_leaf_types(t: Type) -> list[ir.Type]:
     """How ``adc_core`` receives a parameter of type ``t``: leaves without meminfo (borrowed)."""
     if isinstance(t, Tensor) and t.rank:
@@ -273,16 +376,6 @@ def param_leaf_types(t: Type) -> list[ir.Type]:
     return leaf_types(t)
 
 
-def _param_value(t: Type, leaves) -> Lowered:
-    if isinstance(t, Tensor) and t.rank:
-        data = next(leaves)
-        null = ir.Constant(ir.IntType(8).as_pointer(), None)
-        return ArrayVal(
-            t.dtype, data, null, [next(leaves) for _ in range(t.rank)], [next(leaves) for _ in range(t.rank)]
-        )
-    if isinstance(t, TupleT):
-        return tuple(_param_value(e, leaves) for e in t.elts)
-    return unflatten(t, leaves)
 
 
 def _check_types(fn: Function) -> None:

@@ -16,11 +16,13 @@ from llvmlite import ir
 
 from ...ir.core import Op
 from . import blas
-from .arrays import dims, fill
+from .arrays import dims, fill, view
 from .elementwise import (
     alloc_array,
     counted_loop,
     guard_of,
+    known_not_one,
+    known_one,
     load,
     loop_nest,
     materialize,
@@ -29,7 +31,7 @@ from .elementwise import (
     store,
 )
 from .scalar import KERNELS, cast
-from .types import I64, SCALAR, ArrayVal, Deferred, Lowered, unsupported
+from .types import I1, I64, SCALAR, ArrayVal, Deferred, Lowered, unsupported
 
 if TYPE_CHECKING:
     from .lower import Lowerer
@@ -96,19 +98,27 @@ def _reduce(name: str):
         if not out.rank:
             return finish(_accumulate(lw, shape, init, combine))
         keep = bool(op.attrs.get("keepdims"))
-        result = fill(
-            lw, alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)]), init
-        )
+        result = alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)])
+        inner = xt.rank - len(axes)
+        if axes == list(range(inner, xt.rank)):  # trailing axes: each row folds in a register
 
-        def visit(index: list[ir.Value]) -> None:
-            at = [(_ZERO if k in axes else i) for k, i in enumerate(index)]
-            store(lw, result, at, combine(load(lw, result, at), index))
+            def row(outer: list[ir.Value]) -> None:
+                total = _accumulate(lw, shape[inner:], init, lambda acc, index: combine(acc, outer + index))
+                store(lw, result, outer + [_ZERO] * len(axes), finish(total))
 
-        loop_nest(lw, shape, visit)
-        if name == "mean":
-            loop_nest(
-                lw, result.shape, lambda index: store(lw, result, index, finish(load(lw, result, index)))
-            )
+            loop_nest(lw, shape[:inner], row)
+        else:  # other axes: sweep the input once in memory order, adding into the result
+            fill(lw, result, init)
+
+            def visit(index: list[ir.Value]) -> None:
+                at = [(_ZERO if k in axes else i) for k, i in enumerate(index)]
+                store(lw, result, at, combine(load(lw, result, at), index))
+
+            loop_nest(lw, shape, visit)
+            if name == "mean":
+                loop_nest(
+                    lw, result.shape, lambda index: store(lw, result, index, finish(load(lw, result, index)))
+                )
         if keep:
             return result
         kept = [k for k in range(xt.rank) if k not in axes]
@@ -190,11 +200,23 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
     target = _sum_to_target(lw, op, shape)
     b = lw.builder
     lead = xt.rank - len(target)
+    # per axis: summed (index 0 in the result), kept (the same index), or decided at run time
+    summed = [
+        False if d is have or known_not_one(lw, d) else True if known_one(d) else b.icmp_signed("==", d, _ONE)
+        for d, have in zip(target, shape[lead:])
+    ]
+    if not lead and all(s is False for s in summed) and xt.dtype == out.dtype:  # the identity: no copy
+        if isinstance(x, Deferred):
+            x = materialize(lw, x)
+            return ArrayVal(x.dtype, x.data, x.meminfo, list(target), x.strides)
+        return view(lw, x, x.data, list(target), x.strides)
     result = alloc_array(lw, out.dtype, target, zero=True)
-    summed = [b.icmp_signed("==", d, _ONE) for d in target]
 
     def visit(index: list[ir.Value]) -> None:
-        at = [lw.builder.select(s, _ZERO, i) for s, i in zip(summed, index[lead:])]
+        at = [
+            i if s is False else _ZERO if s is True else lw.builder.select(s, _ZERO, i)
+            for s, i in zip(summed, index[lead:])
+        ]
         total = KERNELS["add"](
             lw, [load(lw, result, at), cast(lw, read(index), xt.dtype, out.dtype)], [out.dtype] * 2, out.dtype
         )
@@ -220,30 +242,41 @@ def _sum_to_target(lw: Lowerer, op: Op, shape: list[ir.Value]) -> list[ir.Value]
 def _sum_to_deferred(lw: Lowerer, op: Op) -> Deferred:
     """A fused ``sum_to`` that keeps the rank: usually the identity, so its consumers read through.
 
-    The adjoint of broadcasting sums the axes where the operand had length 1; when no axis
-    has (all shapes equal at run time -- the guard) an element is just the element read.
-    Otherwise each element sums its axes in a small loop of its own, in the same order as
-    the unfused rule adds them.
+    The adjoint of broadcasting sums the axes where the operand had length 1. An axis of the
+    target known not to be 1 (or the operand's own dim) is never summed, one known to be 1
+    always is; for the others, when none is summed at run time (the guard) an element is
+    just the element read. Otherwise each element sums its axes in a small loop of its own,
+    in the same order as the unfused rule adds them.
     """
     x, xt, out = lw.get(op.operands[0]), op.operands[0].type, op.results[0].type
     shape = shape_of(x)
     target = _sum_to_target(lw, op, shape)
     read = reader(lw, x, xt.rank)
     b = lw.builder
-    same = [b.icmp_signed("==", d, have) for d, have in zip(target, shape) if d is not have]
+    kept = [d is have or known_not_one(lw, d) or known_one(have) for d, have in zip(target, shape)]
+    summed_now = [not k and known_one(d) for k, d in zip(kept, target)]
+    unknown = [not k and not s for k, s in zip(kept, summed_now)]
     guard = guard_of(lw, [x])
-    for cond in same:
-        guard = cond if guard is None else b.and_(guard, cond)
-    summed = [b.icmp_signed("==", d, _ONE) for d in target]
-    extents = [b.select(s, have, _ONE) for s, have in zip(summed, shape)]
+    for d, have, u in zip(target, shape, unknown):
+        if u:
+            cond = b.icmp_signed("==", d, have)
+            guard = cond if guard is None else b.and_(guard, cond)
     zero = ir.Constant(SCALAR[out.dtype], 0)
+    yes, no = ir.Constant(I1, 1), ir.Constant(I1, 0)
+    # whether each axis is summed, and its extent: when the guard fails, and when it holds
+    tested = [b.icmp_signed("==", d, _ONE) if u else yes if s else no for d, s, u in zip(target, summed_now, unknown)]
+    fixed = [yes if s else no for s in summed_now]
+    when_held = (fixed, [have if s else _ONE for have, s in zip(shape, summed_now)])
+    when_failed = (tested, [b.select(c, have, _ONE) for c, have in zip(tested, shape)]) if any(unknown) else when_held
 
     def element(index: Sequence[ir.Value]) -> ir.Value:
-        if not same or lw.guards_hold:
+        dynamic = any(unknown) and not lw.guards_hold
+        if not dynamic and not any(summed_now):
             return cast(lw, read(index), xt.dtype, out.dtype)
+        summed, extents = when_failed if dynamic else when_held
 
         def add(acc: ir.Value, inner: Sequence[ir.Value]) -> ir.Value:
-            at = [lw.builder.select(s, j, i) for s, j, i in zip(summed, inner, index)]
+            at = [lw.builder.select(c, j, i) for c, j, i in zip(summed, inner, index)]
             value = cast(lw, read(at), xt.dtype, out.dtype)
             return KERNELS["add"](lw, [acc, value], [out.dtype] * 2, out.dtype)
 
@@ -269,60 +302,54 @@ def _product_rule(name: str):
             return materialize(lw, product) if out.rank else product.load([])
         if at.rank not in (1, 2) or ct.rank not in (1, 2):
             raise unsupported(f"{name} of arrays of rank {at.rank} and {ct.rank}", op.loc)
-        b = lw.builder
         sa, sc = shape_of(a), shape_of(c)
-        inner = sa[-1]
-        lw.fail_if(b.icmp_signed("!=", inner, sc[0]), ValueError, f"{name}: shapes are not aligned")
-        read_a, read_c = reader(lw, a, at.rank), reader(lw, c, ct.rank)
+        lw.fail_if(lw.builder.icmp_signed("!=", sa[-1], sc[0]), ValueError, f"{name}: shapes are not aligned")
         dt = out.dtype
-
-        def term(acc: ir.Value, ia: list[ir.Value], ic: list[ir.Value]) -> ir.Value:
-            x, y = cast(lw, read_a(ia), at.dtype, dt), cast(lw, read_c(ic), ct.dtype, dt)
-            prod = KERNELS["mul"](lw, [x, y], [dt, dt], dt)
-            return KERNELS["add"](lw, [acc, prod], [dt, dt], dt)
-
-        zero = ir.Constant(SCALAR[dt], 0)
         if at.rank == 1 and ct.rank == 1:
-            return _accumulate(lw, [inner], zero, lambda acc, k: term(acc, k, k))
+            return _product_loops(lw, a, c, dt, None)
         result = alloc_array(lw, dt, sa[:-1] + sc[1:], zero=True)
-        rows = sa[0] if at.rank == 2 else _ONE
-
-        def update(i: ir.Value, k: ir.Value, j: ir.Value) -> None:  # r[i, j] += a[i, k] c[k, j]
-            at_ij = [i, j] if at.rank == 2 else [j]
-            ia = [i, k] if at.rank == 2 else [k]
-            store(lw, result, at_ij, term(load(lw, result, at_ij), ia, [k, j]))
-
-        def row(i: ir.Value) -> None:  # y[i] = sum_k a[i, k] c[k]
-            store(lw, result, [i], _accumulate(lw, [inner], zero, lambda acc, k: term(acc, [i, k[0]], k)))
-
-        def loops() -> None:
-            if ct.rank == 1:
-                counted_loop(lw, sa[0], row)
-                return
-            counted_loop(
-                lw,
-                rows,
-                lambda i: counted_loop(
-                    lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))
-                ),
-            )
-
         if isinstance(a, ArrayVal) and isinstance(c, ArrayVal) and at.dtype == ct.dtype == "f64":
-            if ct.rank == 1:
-                blas.matvec(lw, a, c, result, loops)
-            elif at.rank == 1:  # v @ c is c^T @ v
-                blas.matvec(lw, _transposed(c), a, result, loops)
-            else:
-                blas.matmul(lw, a, c, result, loops)
+            blas.product(lw, a, c, result, lambda a, c, result: _product_loops(lw, a, c, dt, result))
         else:
-            loops()
+            _product_loops(lw, a, c, dt, result)
         return result
 
     return rule
 
 
-def _transposed(a: ArrayVal) -> ArrayVal:
-    return ArrayVal(a.dtype, a.data, a.meminfo, a.shape[::-1], a.strides[::-1])
+def _product_loops(lw: Lowerer, a: Lowered, c: Lowered, dt: str, result: ArrayVal | None) -> ir.Value | None:
+    """``a @ c`` as a loop nest (operands of rank 1 or 2, already checked aligned): into
+    ``result`` (zeroed), or returned when both are vectors."""
+    at, ct = (v.dtype for v in (a, c))
+    sa, sc = shape_of(a), shape_of(c)
+    inner = sa[-1]
+    read_a, read_c = reader(lw, a, len(sa)), reader(lw, c, len(sc))
+
+    def term(acc: ir.Value, ia: list[ir.Value], ic: list[ir.Value]) -> ir.Value:
+        x, y = cast(lw, read_a(ia), at, dt), cast(lw, read_c(ic), ct, dt)
+        prod = KERNELS["mul"](lw, [x, y], [dt, dt], dt)
+        return KERNELS["add"](lw, [acc, prod], [dt, dt], dt)
+
+    zero = ir.Constant(SCALAR[dt], 0)
+    if result is None:
+        return _accumulate(lw, [inner], zero, lambda acc, k: term(acc, k, k))
+    rows = sa[0] if len(sa) == 2 else _ONE
+
+    def update(i: ir.Value, k: ir.Value, j: ir.Value) -> None:  # r[i, j] += a[i, k] c[k, j]
+        at_ij = [i, j] if len(sa) == 2 else [j]
+        ia = [i, k] if len(sa) == 2 else [k]
+        store(lw, result, at_ij, term(load(lw, result, at_ij), ia, [k, j]))
+
+    def row(i: ir.Value) -> None:  # y[i] = sum_k a[i, k] c[k]
+        store(lw, result, [i], _accumulate(lw, [inner], zero, lambda acc, k: term(acc, [i, k[0]], k)))
+
+    if len(sc) == 1:
+        counted_loop(lw, sa[0], row)
+    else:
+        counted_loop(
+            lw, rows, lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j)))
+        )
+    return None
 
 
 def _outer(lw: Lowerer, op: Op) -> ArrayVal:
