@@ -23,6 +23,7 @@ The same oracle checks other modes and backends through *hooks*: functions
 Revolve checkpointing) and ``f -> compiled primal`` for ``ad.jit``. They run on the
 first quarter of the programs by default (``ADCOMPILER_MODE_PROGRAMS``), since LLVM
 compilation is slow. Every mode must handle every generated program: none is skipped.
+The LLVM hooks also check that a call leaves no native allocation behind but its results.
 
 ``test_harness_*`` run the whole harness with a fake ``grad`` (4th-order finite
 differences with another step, and a fake ``.source``): they check the oracle itself and
@@ -31,6 +32,7 @@ need no compiler.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import random
@@ -46,6 +48,7 @@ from finite_diff import assert_grad_close, numerical_grad
 from progen import Program, ProgramConfig
 
 import adcompiler as ad
+from adcompiler.backends.llvm import live_allocations
 
 N_PROGRAMS = int(os.environ.get("ADCOMPILER_PROGRAMS", "200"))
 SEED0 = int(os.environ.get("ADCOMPILER_PROGRAM_SEED0", "0"))
@@ -169,8 +172,22 @@ def forward_python(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
     return ad.grad(f, wrt=wrt, mode="forward")
 
 
+def leak_checked(compiled: Callable[..., Any]) -> Callable[..., Any]:
+    """``compiled``, checking that each call leaves allocated nothing but what it returns."""
+
+    def call(*args: Any) -> Any:
+        before = live_allocations()
+        out = compiled(*args)
+        kept = copy.deepcopy(out)  # NumPy's own copies: dropping ``out`` frees the compiled arrays
+        del out
+        assert live_allocations() == before, f"{live_allocations() - before} native allocations leaked"
+        return kept
+
+    return call
+
+
 def reverse_llvm(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
-    return ad.grad(f, wrt=wrt, backend="llvm")
+    return leak_checked(ad.grad(f, wrt=wrt, backend="llvm"))
 
 
 def reverse_revolve(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
@@ -178,7 +195,7 @@ def reverse_revolve(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
 
 
 def primal_jit(f: Callable[..., Any]) -> Callable[..., Any]:
-    return ad.jit(f)
+    return leak_checked(ad.jit(f))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
     compiled(x, n, arr)          # Python floats/ints/bools and NumPy arrays in and out
     compiled.llvm_ir             # the optimised LLVM IR
     compiled.asm                 # the machine code, as assembly
+    live_allocations()           # arrays and tapes compiled code allocated and nobody freed yet
 
 Modules: ``types`` (IR types as LLVM values), ``analysis`` (fusion and array lifetimes),
 ``lower`` (the op table and the function), ``scalar`` / ``elementwise`` / ``reductions`` /
@@ -25,6 +26,7 @@ from ...errors import NumericError
 from ...ir.core import Function
 from . import jit
 from .lower import LOWERINGS, Lowerer, Pattern, pattern_of
+from .runtime import live_allocations
 from .types import has_arrays
 from .wrapper import build_entry, make_caller
 
@@ -128,4 +130,4 @@ def _key(fn: Function, fastmath: bool, boundscheck: bool) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["CompiledFunction", "LOWERINGS", "compile_function"]
+__all__ = ["CompiledFunction", "LOWERINGS", "compile_function", "live_allocations"]

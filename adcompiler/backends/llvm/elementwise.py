@@ -204,7 +204,7 @@ def alloc_array(lw: Lowerer, dtype: str, shape: Sequence[ir.Value], zero: bool =
         strides.insert(0, count)
         count = b.mul(count, dim)
     nbytes = b.mul(count, ir.Constant(I64, ITEMSIZE[dtype]))
-    meminfo = lw.rt.alloc(b, nbytes, zero)
+    meminfo = lw.rt.alloc(b, nbytes, zero, lw.blocks())
     lw.fail_if(b.icmp_unsigned("==", meminfo, ir.Constant(meminfo.type, None)), MemoryError, "out of memory")
     return ArrayVal(dtype, lw.rt.data_of(b, meminfo, ELEMENT[dtype]), meminfo, list(shape), strides)
 

@@ -4,7 +4,8 @@ The generated function ``adc_core(param leaves..., record*) -> i32`` takes the p
 flattened (an array as ``data, *shape, *strides``; it borrows them and never writes them),
 stores the returned values' leaves into ``record`` and returns a status: 0, or the index + 1
 of an entry of :attr:`Lowerer.errors` (the exception the wrapper raises). Every exit goes
-through one block that frees the tapes.
+through one block that frees the tapes and, when the call failed, every array still
+allocated (see ``runtime``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class Lowerer:
         #: the op being lowered (its location goes into error messages)
         self.current_op: Op | None = None
         self._moved: set[Value] = set()
+        #: the head of the call's list of allocated blocks, made at the first allocation
+        self._blocks: ir.Value | None = None
         #: while emitting a consumer of guarded Deferreds: whether this copy runs when the
         #: guards hold (None outside such consumers)
         self.guards_hold: bool | None = None
@@ -115,6 +118,12 @@ class Lowerer:
 
         self.builder.position_at_end(self.exit_block)
         tape.release_tapes(self)
+        if self._blocks is not None:
+            # a failed call skipped the releases after the op that failed, so what they would
+            # have freed is still on the list (a call that returns leaves only its results)
+            failed = self.builder.icmp_unsigned("!=", self.status, ir.Constant(I32, 0))
+            with self.builder.if_then(failed, likely=False):
+                self.rt.free_list(self.builder, self._blocks)
         self.builder.ret(self.status)
         self.entry_builder.branch(body)
         return core
@@ -313,6 +322,13 @@ class Lowerer:
         b.branch(self.exit_block)
         self.status.add_incoming(code, fail_bb)
         b.position_at_end(cont_bb)
+
+    def blocks(self) -> ir.Value:
+        """The head of the list of blocks the call allocates (``runtime.Runtime.alloc``)."""
+        assert self.status is not None, "code emitted out of line cannot allocate"
+        if self._blocks is None:
+            self._blocks = self.rt.new_list(self.entry_builder)
+        return self._blocks
 
     def alloca(self, ty: ir.Type, name: str = "") -> ir.Value:
         """Stack memory for the whole call (allocated in the entry block, so never in a loop)."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .lower import Lowerer
 
 _INITIAL_CAPACITY = 16
+_NULL = ir.Constant(I8P, None)
 
 
 @dataclass
@@ -64,11 +65,10 @@ def _grow(lw: Lowerer, tape: Tape, capacity: ir.Value) -> None:
     b = lw.builder
     old = b.bitcast(b.load(tape.field(b, 0)), I8P)
     new = b.call(lw.rt.libc("realloc"), [old, b.mul(capacity, _sizeof(b, tape.record))])
-    lw.fail_if(
-        b.icmp_unsigned("==", new, ir.Constant(I8P, None)), MemoryError, "out of memory growing a tape"
-    )
+    lw.fail_if(b.icmp_unsigned("==", new, _NULL), MemoryError, "out of memory growing a tape")
     b.store(b.bitcast(new, tape.record.as_pointer()), tape.field(b, 0))
     b.store(capacity, tape.field(b, 2))
+    lw.rt.count(b, b.zext(b.icmp_unsigned("==", old, _NULL), I64))  # the first growth allocates
 
 
 def reserve(lw: Lowerer, loop: Op, trips: ir.Value) -> None:
@@ -144,7 +144,9 @@ def release_tapes(lw: Lowerer) -> None:
                 lambda i, tape=tape: lw.decref(_load_record(lw.builder, tape, i)),
             )
             b = lw.builder
-        b.call(lw.rt.libc("free"), [b.bitcast(b.load(tape.field(b, 0)), I8P)])
+        buffer = b.bitcast(b.load(tape.field(b, 0)), I8P)
+        b.call(lw.rt.libc("free"), [buffer])
+        lw.rt.count(b, b.neg(b.zext(b.icmp_unsigned("!=", buffer, _NULL), I64)))
 
 
 LOWERINGS = {"push": _push, "pop": _pop}

@@ -23,6 +23,7 @@ from llvmlite import ir
 
 from ...ir.core import Function
 from ...ir.types import NoneT, Tensor, TupleT, Type
+from .runtime import LIVE
 from .types import ELEMENT, I1, I8, I8P, I32, I64, ITEMSIZE, SCALAR, leaf_types, unsupported
 
 _NUMPY = {"f64": np.dtype(np.float64), "i64": np.dtype(np.int64), "bool": np.dtype(np.bool_)}
@@ -143,6 +144,7 @@ class _Owner:
         count.value -= 1
         if count.value == 0:
             _free(self.meminfo)
+            LIVE.value -= 1
 
 
 def _array_reader(dtype: str, rank: int, fields: list[str]) -> Callable[[Any], np.ndarray]:
