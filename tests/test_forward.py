@@ -1,0 +1,32 @@
+"""Forward mode on the shapes of code that broke it (regressions), against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from finite_diff import assert_grad_close, numerical_grad
+
+import adcompiler as ad
+
+
+def nested_early_return(a, x, n):
+    if a[0] > 0.0:
+        v = 2.0 * a
+    else:
+        if n > 1:
+            return np.sum(a**2)
+        v = np.cos(x)  # inactive here, active in the other branch
+    return np.sum(v * a)
+
+
+@pytest.mark.parametrize(("a0", "n"), [(0.5, 0), (-0.5, 0), (-0.5, 2)])
+def test_early_return_leaves_an_inactive_branch_value_undefined(a0: float, n: int) -> None:
+    """The tangent of ``v`` is a zero shaped like ``v`` where ``v`` has none: it must be built
+    where ``v`` is defined, not after the inner ``if`` (whose early-return path leaves ``v``
+    undefined). Generator seeds 1800 and 1868."""
+    a, x = np.array([a0, 0.3, -1.2]), np.array([0.1, 0.7, -0.4])
+    got = ad.grad(nested_early_return, mode="forward")(a, x, n)
+    assert_grad_close(got, numerical_grad(nested_early_return, (a, x, n), 0), rtol=1e-6, atol=1e-8)
+    value, tangent = ad.jvp(nested_early_return)(a, x, n, np.ones(3))
+    assert value == pytest.approx(nested_early_return(a, x, n))
+    assert tangent == pytest.approx(float(np.sum(got)))
