@@ -19,6 +19,17 @@ def nested_early_return(a, x, n):
     return np.sum(v * a)
 
 
+def loop_early_return(a, x, k):
+    if a[0] > 0.0:
+        v = 2.0 * a
+    else:
+        for i in range(3):
+            if i >= k:
+                return np.sum(a**2)
+            v = np.cos(x) + i  # undefined after the loop if it returned in its first iteration
+    return np.sum(v * a)
+
+
 @pytest.mark.parametrize(("a0", "n"), [(0.5, 0), (-0.5, 0), (-0.5, 2)])
 def test_early_return_leaves_an_inactive_branch_value_undefined(a0: float, n: int) -> None:
     """The tangent of ``v`` is a zero shaped like ``v`` where ``v`` has none: it must be built
@@ -30,3 +41,11 @@ def test_early_return_leaves_an_inactive_branch_value_undefined(a0: float, n: in
     value, tangent = ad.jvp(nested_early_return)(a, x, n, np.ones(3))
     assert value == pytest.approx(nested_early_return(a, x, n))
     assert tangent == pytest.approx(float(np.sum(got)))
+
+
+@pytest.mark.parametrize(("a0", "k"), [(0.5, 0), (-0.5, 0), (-0.5, 2), (-0.5, 5)])
+def test_early_return_in_a_loop_leaves_an_inactive_carried_value_undefined(a0: float, k: int) -> None:
+    """The same through a loop: the loop carries the tangent of ``v``."""
+    a, x = np.array([a0, 0.3, -1.2]), np.array([0.1, 0.7, -0.4])
+    got = ad.grad(loop_early_return, mode="forward")(a, x, k)
+    assert_grad_close(got, numerical_grad(loop_early_return, (a, x, k), 0), rtol=1e-6, atol=1e-8)
