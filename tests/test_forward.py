@@ -7,6 +7,7 @@ import pytest
 from finite_diff import assert_grad_close, numerical_grad
 
 import adcompiler as ad
+from adcompiler.errors import NotDifferentiableError
 
 
 def nested_early_return(a, x, n):
@@ -28,6 +29,38 @@ def loop_early_return(a, x, k):
                 return np.sum(a**2)
             v = np.cos(x) + i  # undefined after the loop if it returned in its first iteration
     return np.sum(v * a)
+
+
+def sin_dot(w, x):
+    return np.sum(np.sin(w * x))
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda f: ad.grad(f, mode="forward"),
+        lambda f: ad.value_and_grad(f, mode="forward"),
+        lambda f: ad.jacobian(f, mode="forward"),
+        ad.hessian,
+    ],
+    ids=["grad", "value_and_grad", "jacobian", "hessian"],
+)
+def test_ir_before_a_call_asks_for_one(transform) -> None:
+    """Batched tangents need every rank, which only a call gives: a clear error, not a
+    TypeError from inside a rule; after a call, the IR of that signature."""
+    g = transform(sin_dot)
+    for attribute in ("ir", "source"):
+        with pytest.raises(NotDifferentiableError, match=r"before it knows its argument types.*call it once"):
+            getattr(g, attribute)
+    w, x = np.array([0.3, -0.2]), np.array([1.5, 0.7])
+    g(w, x)
+    assert "array<f64,1>" in g.ir
+    assert g.__name__ in g.source
+
+
+def test_jvp_ir_before_a_call_is_generic() -> None:
+    """One tangent needs no rank: ``jvp`` shows a generic version before any call."""
+    assert "f64|array<f64>" in ad.jvp(sin_dot).ir
 
 
 @pytest.mark.parametrize(("a0", "n"), [(0.5, 0), (-0.5, 0), (-0.5, 2)])

@@ -36,6 +36,22 @@ class ForwardAD:
         self.n: Value | None = None  # number of directions (batched)
         self._tangent_taped: set[str] = set()  # tapes that have a tangent tape beside them
         self._undef_carriers = _undef_carriers(fn, self.activity)
+        if batched:
+            self._check_ranks()
+
+    def _check_ranks(self) -> None:
+        """Batched tangents carry the directions on a leading axis, and the rules line the other
+        axes up by rank: every value with a tangent needs a known rank (a generic signature,
+        before any call, has none)."""
+        ops = [(None, self.fn.params), *((op, op.results) for op in self.fn.walk())]
+        for op, values in ops:
+            for v in values:
+                if self.activity.is_active(v) and v.type.rank is None:
+                    raise NotDifferentiableError(
+                        "forward-mode gradients and Jacobians need the rank of every array they "
+                        "differentiate, known from the arguments of a call",
+                        op.loc if op is not None else self.fn.loc,
+                    )
 
     def build(
         self,
