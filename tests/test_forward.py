@@ -1,4 +1,5 @@
-"""Forward mode on the shapes of code that broke it (regressions), against finite differences."""
+"""Forward mode (and derivatives of derivatives) on the shapes of code that broke them, against
+finite differences."""
 
 from __future__ import annotations
 
@@ -82,3 +83,33 @@ def test_early_return_in_a_loop_leaves_an_inactive_carried_value_undefined(a0: f
     a, x = np.array([a0, 0.3, -1.2]), np.array([0.1, 0.7, -0.4])
     got = ad.grad(loop_early_return, mode="forward")(a, x, k)
     assert_grad_close(got, numerical_grad(loop_early_return, (a, x, k), 0), rtol=1e-6, atol=1e-8)
+
+
+def relax(y):
+    for _ in range(3):
+        y = 0.8 * y + 0.2 * np.sin(y)
+    return np.sum(y)  # its adjoint does not read y: only the tape links y to the reverse sweep
+
+
+def scalar_loop(a):
+    x = a
+    for _ in range(3):
+        x = np.sin(x) * a
+    return x
+
+
+def test_hessian_through_the_tapes_of_a_loop() -> None:
+    """Forward over reverse: the reverse sweep reads the loop's values from its tapes, so the
+    tangents must go through the tapes too (activity links each push to its pop). The
+    Hessians were zero. Generator seed 2131 (and many others) with ``ad.hessian``."""
+    y = np.array([0.3, -0.2, 1.1])
+    grad = ad.grad(relax)
+    expected = np.array([numerical_grad(lambda y, i=i: grad(y)[i], (y,), 0) for i in range(3)])
+    assert_grad_close(ad.hessian(relax)(y), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.hessian(scalar_loop)(0.7), numerical_grad(ad.grad(scalar_loop), (0.7,), 0),
+                      rtol=1e-6, atol=1e-8)
+
+
+def test_reverse_over_reverse_through_the_tapes_of_a_loop() -> None:
+    assert_grad_close(ad.grad(ad.grad(scalar_loop))(0.7), numerical_grad(ad.grad(scalar_loop), (0.7,), 0),
+                      rtol=1e-6, atol=1e-8)
