@@ -17,7 +17,7 @@ from ..errors import NotDifferentiableError
 from ..ir.builder import Builder
 from ..ir.core import Function, Op, Region, Value
 from ..ir.types import NoneT, Tensor, TupleT
-from ..passes.activity import Activity, differentiable_operands
+from ..passes.activity import Activity, can_carry_derivative, differentiable_operands
 from ..passes.shapes import same_shape
 from . import rules
 from .sym import Sym
@@ -35,6 +35,23 @@ class ForwardAD:
         self.activity = Activity(fn, wrt)
         self.n: Value | None = None  # number of directions (batched)
         self._tangent_taped: set[str] = set()  # tapes that have a tangent tape beside them
+        self._undef_carriers = _undef_carriers(fn, self.activity)
+        if batched:
+            self._check_ranks()
+
+    def _check_ranks(self) -> None:
+        """Batched tangents carry the directions on a leading axis, and the rules line the other
+        axes up by rank: every value with a tangent needs a known rank (a generic signature,
+        before any call, has none)."""
+        ops = [(None, self.fn.params), *((op, op.results) for op in self.fn.walk())]
+        for op, values in ops:
+            for v in values:
+                if self.activity.is_active(v) and v.type.rank is None:
+                    raise NotDifferentiableError(
+                        "forward-mode gradients and Jacobians need the rank of every array they "
+                        "differentiate, known from the arguments of a call",
+                        op.loc if op is not None else self.fn.loc,
+                    )
 
     def build(
         self,
@@ -185,8 +202,13 @@ class ForwardAD:
                               hint=naming.tangent(op.result.hint))
 
     # ------------------------------------------------------------------ control flow
+    def _carries(self, result: Value, *args: Value) -> bool:
+        """Whether a result of an ``if`` or a loop (whose carried arguments are ``args``) gets
+        a tangent."""
+        return result in self._undef_carriers or any(self.activity.is_active(v) for v in (result, *args))
+
     def _if(self, op: Op, b: Builder, env: dict, tan: dict) -> None:
-        active = [k for k, r in enumerate(op.results) if self.activity.is_active(r)]
+        active = [k for k, r in enumerate(op.results) if self._carries(r)]
         regions = []
         for region in op.regions:
             new = Region()
@@ -210,7 +232,7 @@ class ForwardAD:
         first = 1 if op.name == "for" else 0
         carried = body.args[first:]
         inits = op.operands[3:] if op.name == "for" else op.operands
-        active = [k for k, a in enumerate(carried) if self.activity.is_active(a) or self.activity.is_active(op.results[k])]
+        active = [k for k, a in enumerate(carried) if self._carries(op.results[k], a)]
         init_tans = [tan.get(inits[k]) or self._zero(b, env[inits[k]], carried[k]) for k in active]
 
         def new_region(region: Region, with_index: bool) -> tuple[Region, dict, dict]:
@@ -270,3 +292,53 @@ class ForwardAD:
         if self.batched:
             shape = b.tuple_cat(b.tuple(self.n), shape)
         return b.broadcast_to(t, shape)
+
+
+def _undef_carriers(fn: Function, activity: Activity) -> set[Value]:
+    """The inactive results of ``if`` ops and loops that must carry a tangent all the same.
+
+    Where an active branch or loop value comes from a source without a tangent, its tangent
+    is a zero shaped like the source. If that source is itself an ``if`` or loop result that
+    may be undefined at run time (a branch that returned early yields ``undef``), a zero built
+    after it would read the shape of nothing. So the source's own ``if`` or loop carries the
+    tangent instead: the zero is then built inside the branches that define the value, and is
+    ``undef`` where the value is.
+    """
+    sources: dict[Value, list[Value]] = {}  # an if/loop result -> the values that flow into it
+    result_of: dict[Value, Value] = {}  # a loop's carried argument -> the loop's result
+    active: set[Value] = set()  # if/loop results that carry a tangent by activity
+    undef: set[Value] = set()
+    for op in fn.walk():
+        if op.name == "undef":
+            undef.add(op.result)
+        elif op.name == "if":
+            for k, r in enumerate(op.results):
+                sources[r] = [region.yields[k] for region in op.regions]
+                if activity.is_active(r):
+                    active.add(r)
+        elif op.name in ("for", "while"):
+            body = op.regions[-1]
+            first = 1 if op.name == "for" else 0
+            inits = op.operands[3:] if op.name == "for" else op.operands
+            for k, r in enumerate(op.results):
+                sources[r] = [inits[k], body.yields[k]]
+                for region in op.regions:
+                    result_of[region.args[first + k]] = r
+                if activity.is_active(r) or activity.is_active(body.args[first + k]):
+                    active.add(r)
+    changed = True
+    while changed:  # may be undefined: to a fixed point, as loops carry values around
+        changed = False
+        for r, srcs in sources.items():
+            if r not in undef and any(result_of.get(s, s) in undef for s in srcs):
+                undef.add(r)
+                changed = True
+    carriers: set[Value] = set()
+    work = list(active)
+    while work:
+        for s in sources[work.pop()]:
+            s = result_of.get(s, s)
+            if s in sources and s in undef and s not in active and s not in carriers and can_carry_derivative(s):
+                carriers.add(s)
+                work.append(s)
+    return carriers

@@ -8,7 +8,7 @@ non-differentiable ops (comparisons, ``floor``, ``stop_gradient``, ...) are neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..ir.core import Function, Op, Region, Value
 from ..ir.ops import NON_DIFFERENTIABLE
@@ -34,9 +34,13 @@ class Activity:
 
     def __init__(self, fn: Function, wrt: Iterable[int], outputs: Iterable[Value] | None = None) -> None:
         self.varied: set[Value] = {fn.params[k] for k in wrt if can_carry_derivative(fn.params[k])}
-        self._forward(fn.body)
+        # a tape (of reverse-mode IR) links each push to a pop: a value pushed varied is popped
+        # varied, and a value is useful when what is popped from its tape is
+        self._varied_tapes: set[str] = set()
+        self._useful_tapes: set[str] = set()
+        _to_fixed_point(lambda: self._forward(fn.body), self._varied_tapes)
         self.useful: set[Value] = set(v for v in (outputs if outputs is not None else fn.returns))
-        self._backward(fn.body)
+        _to_fixed_point(lambda: self._backward(fn.body), self._useful_tapes)
 
     def is_active(self, v: Value) -> bool:
         return v in self.varied and v in self.useful and can_carry_derivative(v)
@@ -56,6 +60,14 @@ class Activity:
         return True
 
     def _forward_op(self, op: Op) -> None:
+        if op.name == "push":
+            if op.operands[0] in self.varied:
+                self._varied_tapes.add(op.attrs["tape"])
+            return
+        if op.name == "pop":
+            if op.attrs["tape"] in self._varied_tapes:
+                self._vary(op.result)
+            return
         if op.name == "if":
             for r in op.regions:
                 self._forward(r)
@@ -114,7 +126,14 @@ class Activity:
         return True
 
     def _backward_op(self, op: Op) -> None:
-        if not any(r in self.useful for r in op.results):
+        if op.name == "push":
+            if op.attrs["tape"] in self._useful_tapes:
+                self._use(op.operands[0])
+            return
+        if not op.regions and not any(r in self.useful for r in op.results):
+            return  # (control flow is entered all the same: it may push to a useful tape)
+        if op.name == "pop":
+            self._useful_tapes.add(op.attrs["tape"])
             return
         if op.name == "if":
             for k, res in enumerate(op.results):
@@ -157,3 +176,14 @@ class Activity:
             return
         for k in differentiable_operands(op):
             self._use(op.operands[k])
+
+
+def _to_fixed_point(sweep: Callable[[], None], tapes: set[str]) -> None:
+    """Run ``sweep`` until it adds no tape to ``tapes``: where a sweep visits one end of a
+    tape before the other against the flow (a loop body that pops before it pushes), what it
+    learns at the later end reaches the earlier one only on the next sweep."""
+    while True:
+        before = len(tapes)
+        sweep()
+        if len(tapes) == before:
+            return

@@ -126,9 +126,9 @@ class Transformed:
         try:
             return self.typed_ir(self._generic_types())
         except ADError as e:
-            raise ADError(
+            raise type(e)(
                 f"{self.__name__} cannot be shown before it knows its argument types ({e.message}); "
-                "call it once, then read .source"
+                "call it once, then read .ir or .source"
             ) from None
 
     @property
