@@ -39,20 +39,24 @@ def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], nam
     i_next = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
     i.add_incoming(i_next, b.block)
     latch = b.cbranch(b.icmp_signed("<", i_next, n), body_bb, exit_bb)
-    if lw.in_rare_code:
-        latch.set_metadata("llvm.loop", _rare_loop_id(lw.module))
+    latch.set_metadata("llvm.loop", _loop_id(lw.module, vectorize=not lw.in_rare_code))
     b.position_at_end(exit_bb)
 
 
-def _rare_loop_id(module: ir.Module) -> ir.MDValue:
-    """Loop metadata turning off vectorisation and unrolling.
+def _loop_id(module: ir.Module, vectorize: bool) -> ir.MDValue:
+    """Loop metadata: never unrolled; vectorised unless in code that seldom runs (see
+    ``Lowerer.rarely``).
 
-    For loops in code that seldom runs (see ``Lowerer.rarely``).
+    These loops walk arrays: the vectoriser already interleaves them for instruction-level
+    parallelism, and unrolling the result on top made a quarter of the work LLVM does to
+    compile a network's gradient, for little speed. (The user's own loops are not these:
+    ``control`` lowers them, and LLVM unrolls them as it sees fit.)
     """
-    options = [
-        module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)]),
-        module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]),
-    ]
+    options = [module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])]
+    if not vectorize:
+        options.append(
+            module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)])
+        )
     # a loop ID's first operand is the ID itself; the placeholder keeps each loop's ID unique
     loop_id = module.add_metadata([ir.MetaDataString(module, f"loop {len(module.metadata)}"), *options])
     loop_id.operands = (loop_id, *options)
