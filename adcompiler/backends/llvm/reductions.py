@@ -142,43 +142,77 @@ def _accumulate(lw: Lowerer, shape: Sequence[ir.Value], init: ir.Value, step: Ca
 
 
 def _arg_extreme(better: str):
-    """``argmax``/``argmin`` of the flattened array: the first best element, the first NaN wins."""
+    """``argmax``/``argmin``: the position of the first best element, the first NaN winning;
+    of the flattened array, or along ``axis`` into an array of positions (NumPy's rules)."""
 
-    def rule(lw: Lowerer, op: Op) -> ir.Value:
-        if op.attrs.get("axis") is not None:
-            raise unsupported(f"{op.name} with an axis", op.loc)
-        x, xt = lw.get(op.operands[0]), op.operands[0].type
-        shape = shape_of(x)
-        lw.fail_if(
-            lw.builder.icmp_signed("==", _product(lw, shape), _ZERO),
-            ValueError,
-            f"attempt to get {op.name} of an empty sequence",
+    def rule(lw: Lowerer, op: Op) -> Lowered:
+        x, xt, out = lw.get(op.operands[0]), op.operands[0].type, op.results[0].type
+        shape, read = shape_of(x), reader(lw, x, xt.rank)
+        axis = op.attrs.get("axis")
+        empty = f"attempt to get {op.name} of an empty sequence"
+        if axis is None:
+            lw.fail_if(lw.builder.icmp_signed("==", _product(lw, shape), _ZERO), ValueError, empty)
+            where = _first_best(lw, better, xt.dtype, shape, read)
+            # keepdims: the position in an array with an axis of length 1 per axis of x
+            return fill(lw, alloc_array(lw, "i64", [_ONE] * out.rank), where) if out.rank else where
+        if not xt.rank:
+            raise unsupported(f"{op.name} of a scalar with an axis", op.loc)
+        k = axis % xt.rank
+        # NumPy raises when the axis is empty, even where the result would have no elements
+        lw.fail_if(lw.builder.icmp_signed("==", shape[k], _ZERO), ValueError, empty)
+        result = alloc_array(lw, "i64", shape[:k] + [_ONE] + shape[k + 1 :])
+
+        def along(outer: list[ir.Value]) -> None:
+            where = _first_best(
+                lw, better, xt.dtype, [shape[k]], lambda i: read(outer[:k] + list(i) + outer[k:])
+            )
+            store(lw, result, outer[:k] + [_ZERO] + outer[k:], where)
+
+        loop_nest(lw, shape[:k] + shape[k + 1 :], along)
+        if op.attrs.get("keepdims"):
+            return result
+        return ArrayVal(
+            "i64",
+            result.data,
+            result.meminfo,
+            result.shape[:k] + result.shape[k + 1 :],
+            result.strides[:k] + result.strides[k + 1 :],
         )
-        read = reader(lw, x, xt.rank)
-        dtype = "f64" if xt.dtype == "f64" else "i64"
-        best = lw.alloca(SCALAR[dtype])
-        where, position = lw.alloca(I64), lw.alloca(I64)
-        b = lw.builder
-        b.store(cast(lw, read([_ZERO] * xt.rank), xt.dtype, dtype), best)
-        for slot in (where, position):
-            b.store(_ZERO, slot)
-
-        def visit(index: list[ir.Value]) -> None:
-            b = lw.builder
-            v, current, k = cast(lw, read(index), xt.dtype, dtype), b.load(best), b.load(position)
-            if dtype == "f64":
-                nan_first = b.and_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered("ord", current, current))
-                wins = b.or_(b.fcmp_ordered(better, v, current), nan_first)
-            else:
-                wins = b.icmp_signed(better, v, current)
-            b.store(b.select(wins, v, current), best)
-            b.store(b.select(wins, k, b.load(where)), where)
-            b.store(b.add(k, _ONE), position)
-
-        loop_nest(lw, shape, visit)
-        return lw.builder.load(where)
 
     return rule
+
+
+def _first_best(
+    lw: Lowerer,
+    better: str,
+    dtype: str,
+    shape: Sequence[ir.Value],
+    read: Callable[[list[ir.Value]], ir.Value],
+) -> ir.Value:
+    """The C-order position of the first element of ``shape`` (non-empty) that compares
+    ``better`` than all before it, a NaN beating any number."""
+    kind = "f64" if dtype == "f64" else "i64"
+    best = lw.alloca(SCALAR[kind])
+    where, position = lw.alloca(I64), lw.alloca(I64)
+    b = lw.builder
+    b.store(cast(lw, read([_ZERO] * len(shape)), dtype, kind), best)
+    for slot in (where, position):
+        b.store(_ZERO, slot)
+
+    def visit(index: list[ir.Value]) -> None:
+        b = lw.builder
+        v, current, k = cast(lw, read(index), dtype, kind), b.load(best), b.load(position)
+        if kind == "f64":
+            nan_first = b.and_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered("ord", current, current))
+            wins = b.or_(b.fcmp_ordered(better, v, current), nan_first)
+        else:
+            wins = b.icmp_signed(better, v, current)
+        b.store(b.select(wins, v, current), best)
+        b.store(b.select(wins, k, b.load(where)), where)
+        b.store(b.add(k, _ONE), position)
+
+    loop_nest(lw, shape, visit)
+    return lw.builder.load(where)
 
 
 def _sum_to(lw: Lowerer, op: Op) -> Lowered:
