@@ -70,8 +70,20 @@ def shapes_differ(x, k):
     return s
 
 
+def gather_out_of_bounds(x, k):
+    y = np.sin(x) * 2.0
+    acc = np.zeros_like(x)
+    s = 0.0
+    for i in range(6):
+        z = y * (i + 1.0)
+        acc = acc + z * x
+        s = s + np.sum(acc * z) + np.sum(z[np.arange(3) + k * i])
+    return s
+
+
 RAISING = [
     (out_of_bounds, IndexError),
+    (gather_out_of_bounds, IndexError),
     (failed_assert, AssertionError),
     (int_division_by_zero, ZeroDivisionError),
     (shapes_differ, ValueError),
