@@ -146,3 +146,20 @@ def test_scalar_tapes_are_freed_after_each_gradient():
     for n in range(CALLS):
         g(1.0, 0.0, n % 50)
     assert live_allocations() == before
+
+
+def test_products_of_stacks_free_their_temporaries():
+    def stacked(a, b):
+        return np.tanh(a * 2.0) @ b + 1.0
+
+    f = ad.jit(stacked)
+    a, b = np.ones((3, 4, 5)), np.ones((2, 1, 5, 6))
+    expected = stacked(a, b)
+    before = live_allocations()
+    out = f(a, b)
+    assert live_allocations() == before + 1 and np.allclose(out, expected)
+    del out
+    for _ in range(CALLS):
+        with pytest.raises(ValueError):
+            f(a, b[:, :, :4])
+    assert live_allocations() == before
