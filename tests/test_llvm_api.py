@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import adcompiler as ad
 
@@ -86,3 +89,77 @@ def test_jit_options_reach_the_backend():
     assert len(unchecked.llvm_ir) < len(checked.llvm_ir)  # no bounds test, no error exit
     fast_grad = ad.jit(ad.grad(loop_sum), fastmath=True)
     assert np.allclose(fast_grad(x), ad.grad(loop_sum)(x), rtol=1e-12) and " fast " in fast_grad.llvm_ir
+
+
+# --------------------------------------------------------------------------- stacks of matrices
+def matmul(a, b):
+    return a @ b
+
+
+def dot(a, b):
+    return np.dot(a, b)
+
+
+MATMUL, DOT = ad.jit(matmul), ad.jit(dot)
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Two operands of matmul, one of rank 3 or more: batch axes that broadcast (some of
+    length 1 or missing), or a vector on either side."""
+    n, m, k = (draw(st.integers(1, 4)) for _ in range(3))
+    batch = draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=3))
+    mask = draw(st.lists(st.booleans(), min_size=len(batch), max_size=len(batch)))
+    other = tuple(1 if keep else d for d, keep in zip(batch, mask))[draw(st.integers(0, len(batch))) :]
+    left, right = (batch, other) if draw(st.booleans()) else (other, batch)
+    a_shape = (m,) if draw(st.booleans()) and not left else (*left, n, m)
+    b_shape = (m,) if draw(st.booleans()) and not right and len(a_shape) > 2 else (*right, m, k)
+    elements = st.floats(-3, 3)
+    return (
+        draw(hnp.arrays(np.float64, a_shape, elements=elements)),
+        draw(hnp.arrays(np.float64, b_shape, elements=elements)),
+    )
+
+
+@given(operands=stacks())
+def test_matmul_of_stacks_broadcasts_the_batch_axes(operands):
+    a, b = operands
+    got, expected = MATMUL(a, b), a @ b
+    assert got.shape == expected.shape and np.allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_matmul_and_dot_of_stacks_of_views_and_of_ints():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=(3, 6, 5))
+    # strided and transposed stacks: each matrix a view BLAS reads transposed, or not at all
+    a_view, b_view = a[:, ::-2].transpose(0, 1, 3, 2), b[:, 1:5, ::2]  # (2, 2, 5, 4) @ (3, 4, 3)
+    with pytest.raises(ValueError):
+        a_view @ b_view  # batch axes (2, 2) and (3,) do not broadcast
+    with pytest.raises(ValueError, match="broadcast"):
+        MATMUL(a_view, b_view)
+    b_view = b[:1, 1:5, ::2]  # (1, 4, 3)
+    assert np.allclose(MATMUL(a_view, b_view), a_view @ b_view, rtol=1e-12)
+    with pytest.raises(ValueError, match="not aligned"):
+        MATMUL(a, b)  # (.., 4, 5) @ (.., 6, 5)
+    ints = np.arange(24).reshape(2, 3, 4)
+    assert np.array_equal(MATMUL(ints, ints[0].T), ints @ ints[0].T)
+    # dot by a stack pairs every row of a with every matrix of b: not matmul's rule
+    c, d = rng.normal(size=(3, 4)), rng.normal(size=(2, 4, 5))
+    assert DOT(c, d).shape == (3, 2, 5) and np.allclose(DOT(c, d), np.dot(c, d), rtol=1e-12)
+    e = rng.normal(size=(5, 2))
+    assert np.allclose(DOT(a, e), np.dot(a, e), rtol=1e-12)  # a stack by a matrix: matmul's rule
+
+
+def mlp_outputs(w, x):
+    return np.tanh(x @ w).sum(axis=1)
+
+
+def test_forward_jacobian_and_hessian_compile_their_batched_products():
+    """Forward mode carries one tangent per input entry along a new axis: ``x @ w_dot`` is a
+    matmul of a matrix by a stack."""
+    w, x, y = RNG.random((3, 4)), RNG.random((5, 3)), RNG.random(5)
+    jac = ad.jacobian(mlp_outputs, mode="forward", backend="llvm")(w, x)
+    assert jac.shape == (5, 3, 4)
+    assert np.allclose(jac, ad.jacobian(mlp_outputs, mode="forward")(w, x), rtol=1e-12)
+    hess = ad.hessian(mlp, backend="llvm")(w, x, y)
+    assert hess.shape == (3, 4, 3, 4) and np.allclose(hess, ad.hessian(mlp)(w, x, y), rtol=1e-10)

@@ -70,8 +70,20 @@ def shapes_differ(x, k):
     return s
 
 
+def gather_out_of_bounds(x, k):
+    y = np.sin(x) * 2.0
+    acc = np.zeros_like(x)
+    s = 0.0
+    for i in range(6):
+        z = y * (i + 1.0)
+        acc = acc + z * x
+        s = s + np.sum(acc * z) + np.sum(z[np.arange(3) + k * i])
+    return s
+
+
 RAISING = [
     (out_of_bounds, IndexError),
+    (gather_out_of_bounds, IndexError),
     (failed_assert, AssertionError),
     (int_division_by_zero, ZeroDivisionError),
     (shapes_differ, ValueError),
@@ -133,4 +145,21 @@ def test_scalar_tapes_are_freed_after_each_gradient():
     before = live_allocations()
     for n in range(CALLS):
         g(1.0, 0.0, n % 50)
+    assert live_allocations() == before
+
+
+def test_products_of_stacks_free_their_temporaries():
+    def stacked(a, b):
+        return np.tanh(a * 2.0) @ b + 1.0
+
+    f = ad.jit(stacked)
+    a, b = np.ones((3, 4, 5)), np.ones((2, 1, 5, 6))
+    expected = stacked(a, b)
+    before = live_allocations()
+    out = f(a, b)
+    assert live_allocations() == before + 1 and np.allclose(out, expected)
+    del out
+    for _ in range(CALLS):
+        with pytest.raises(ValueError):
+            f(a, b[:, :, :4])
     assert live_allocations() == before

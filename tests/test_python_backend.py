@@ -602,6 +602,18 @@ def test_index_add_with_slices_and_an_index_array():
     np.testing.assert_array_equal(f(M, np.ones((2, 2)), np.array([0, 0])), expected)
 
 
+def test_index_add_with_an_index_array_and_a_slice_with_only_a_start():
+    # slice(1) would mean [:1]: the start must stay a start
+    fn, b = func("f", m=A2, v=A2, idx=Tensor("i64", 1))
+    m, v, idx = fn.params
+    y = b.index_add(b.copy(m), v, idx, b.const(1), index=[("idx",), ("slice", True, False, False)], hint="y")
+    mod, f = build(fn, y)
+    assert "np.add.at(y, (idx, slice(1, None)), v)" in mod.source
+    expected = M.copy()
+    np.add.at(expected, ([1, 1], slice(1, None)), np.ones((2, 1)))
+    np.testing.assert_array_equal(f(M, np.ones((2, 1)), np.array([1, 1])), expected)
+
+
 def test_a_value_on_a_tape_is_never_written_afterwards():
     fn, b = func("f", x=A1, n=I64)
     x, n = fn.params

@@ -9,7 +9,8 @@ never written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,9 +20,13 @@ from ...ir.core import Op, Value
 from ...ir.types import NoneT, Tensor, TupleT
 from .control import range_length
 from .elementwise import (
+    Reader,
     alloc_array,
     assign,
+    broadcast_shapes,
+    check_fits,
     counted_loop,
+    element_ptr,
     guard_of,
     known_not_one,
     known_one,
@@ -139,13 +144,48 @@ def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, s
     return start, length, step
 
 
+@dataclass
+class Gather:
+    """The integer arrays of an index (NumPy's advanced indexing), after its basic part.
+
+    ``x[index]`` is, at each position ``b`` of ``batch`` (the arrays' shapes broadcast), the
+    basic window -- the slices and new axes -- at an offset made of the arrays' elements at
+    ``b``, each a position along its axis (wrapped and checked like an int). The batch axes
+    go where the arrays and ints of the index stand when they are adjacent; else first.
+    """
+
+    batch: list[ir.Value]
+    #: how many window axes come before the batch axes in the result
+    at: int
+    #: per array: its reader over ``batch``, and the length and stride of the axis it indexes
+    arrays: list[tuple[Reader, ir.Value, ir.Value, int]]
+
+    def shape(self, window: Sequence[ir.Value]) -> list[ir.Value]:
+        """The shape of ``x[index]``, given the shape of the basic window."""
+        return [*window[: self.at], *self.batch, *window[self.at :]]
+
+    def visit(self, lw: Lowerer, window: ArrayVal, body: Callable[[ArrayVal, list[ir.Value]], None]) -> None:
+        """``body(window at b, b)`` for each position ``b`` of the batch, in C order."""
+
+        def at(b: list[ir.Value]) -> None:
+            offset = _ZERO
+            for read, n, stride, axis in self.arrays:
+                offset = lw.builder.add(offset, lw.builder.mul(_wrap_index(lw, read(b), n, axis), stride))
+            ptr = lw.builder.gep(window.data, [offset], inbounds=True)
+            body(ArrayVal(window.dtype, ptr, window.meminfo, window.shape, window.strides), b)
+
+        loop_nest(lw, self.batch, at)
+
+
 def index_view(
     lw: Lowerer, a: ArrayVal, op: Op, first: int
-) -> tuple[ir.Value, list[ir.Value], list[ir.Value]]:
-    """Apply ``op``'s basic index to ``a``: (pointer to the first element, shape, strides)."""
+) -> tuple[ir.Value, list[ir.Value], list[ir.Value], Gather | None]:
+    """Apply ``op``'s index to ``a``: (pointer to the first element, shape, strides) of its
+    basic part -- the whole index unless it holds integer arrays, which the Gather describes."""
     b = lw.builder
     operands = iter(op.operands[first:])
-    items = list(op.attrs["index"])
+    given = list(op.attrs["index"])
+    items = list(given)
     used = sum(1 for it in items if it[0] in ("idx", "slice"))
     if ("ellipsis",) in items:
         at = items.index(("ellipsis",))
@@ -154,6 +194,8 @@ def index_view(
         items += [("slice", False, False, False)] * (a.rank - used)
     offset = _ZERO
     shape, strides, axis = [], [], 0
+    arrays: list[tuple[ArrayVal, ir.Value, ir.Value, int]] = []
+    before: int | None = None  # how many window axes come before the first int or array
     for item in items:
         if item[0] == "newaxis":
             shape.append(_ONE)
@@ -164,9 +206,14 @@ def index_view(
         n, s = a.shape[axis], a.strides[axis]
         if item[0] == "idx":
             v = next(operands)
-            if not (isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64"):
-                raise unsupported(f"indexing with a {v.type} (advanced indexing)", op.loc)
-            offset = b.add(offset, b.mul(_wrap_index(lw, lw.get(v), n, axis), s))
+            if before is None:
+                before = len(shape)
+            if isinstance(v.type, Tensor) and v.type.rank and v.type.dtype == "i64":
+                arrays.append((lw.get(v), n, s, axis))
+            elif isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64":
+                offset = b.add(offset, b.mul(_wrap_index(lw, lw.get(v), n, axis), s))
+            else:
+                raise unsupported(f"indexing with a {v.type}", op.loc)
         else:
             bounds = [_bound(lw, next(operands)) if has else None for has in item[1:]]
             start, length, step = _slice(lw, n, *bounds)
@@ -174,7 +221,20 @@ def index_view(
             shape.append(length)
             strides.append(b.mul(s, step))
         axis += 1
-    return b.gep(a.data, [offset], inbounds=True), shape, strides
+    ptr = b.gep(a.data, [offset], inbounds=True)
+    if not arrays:
+        return ptr, shape, strides, None
+    batch = broadcast_shapes(
+        lw,
+        [x.shape for x, *_ in arrays],
+        (IndexError, "shape mismatch: indexing arrays could not be broadcast together"),
+    )
+    # NumPy keeps the batch axes in place only when no slice, new axis or ellipsis stands
+    # between two ints or arrays of the index as written
+    ints = [k for k, it in enumerate(given) if it[0] == "idx"]
+    adjacent = ints[-1] - ints[0] == len(ints) - 1
+    readers = [(reader(lw, x, len(batch)), n, s, k) for x, n, s, k in arrays]
+    return ptr, shape, strides, Gather(batch, before if adjacent and before is not None else 0, readers)
 
 
 def _bound(lw: Lowerer, v: Value) -> ir.Value | None:
@@ -185,11 +245,27 @@ def _getitem(lw: Lowerer, op: Op) -> Lowered:
     a = lw.get(op.operands[0])
     if not isinstance(a, ArrayVal):
         raise unsupported(f"indexing a value of type {op.operands[0].type}", op.loc)
-    ptr, shape, strides = index_view(lw, a, op, 1)
+    ptr, shape, strides, gather = index_view(lw, a, op, 1)
+    if gather is not None:  # a gather copies
+        out = alloc_array(lw, a.dtype, gather.shape(shape))
+
+        def copy(window: ArrayVal, b: list[ir.Value]) -> None:
+            dest = _batch_window(lw, out, gather, b)
+            loop_nest(lw, shape, lambda index: store(lw, dest, index, load(lw, window, index)))
+
+        gather.visit(lw, ArrayVal(a.dtype, ptr, a.meminfo, shape, strides), copy)
+        return out
     if not shape:
         value = lw.builder.load(ptr)
         return lw.builder.trunc(value, I1) if a.dtype == "bool" else value
     return view(lw, a, ptr, shape, strides)
+
+
+def _batch_window(lw: Lowerer, a: ArrayVal, gather: Gather, b: list[ir.Value]) -> ArrayVal:
+    """The window of ``a`` (shaped like ``x[index]``) at batch position ``b``: its other axes."""
+    at, end = gather.at, gather.at + len(b)
+    ptr = element_ptr(lw, a, [_ZERO] * at + b + [_ZERO] * (a.rank - end))
+    return ArrayVal(a.dtype, ptr, a.meminfo, a.shape[:at] + a.shape[end:], a.strides[:at] + a.strides[end:])
 
 
 def writable(lw: Lowerer, op: Op) -> ArrayVal:
@@ -221,20 +297,33 @@ def _update(combine: str | None):
 
     def rule(lw: Lowerer, op: Op) -> ArrayVal:
         target = writable(lw, op)
-        ptr, shape, strides = index_view(lw, target, op, 2)
+        ptr, shape, strides, gather = index_view(lw, target, op, 2)
         window = ArrayVal(target.dtype, ptr, target.meminfo, shape, strides)
+        full = shape if gather is None else gather.shape(shape)
         v, vt = lw.get(op.operands[1]), op.operands[1].type
-        if len(shape_of(v)) > len(shape):
-            raise unsupported(f"assigning a {vt} to a part of rank {len(shape)}", op.loc)
-        plain = reader(lw, v, len(shape))
+        if len(shape_of(v)) > len(full):
+            raise unsupported(f"assigning a {vt} to a part of rank {len(full)}", op.loc)
+        plain = reader(lw, v, len(full))
 
-        def read(index: Sequence[ir.Value]) -> ir.Value:
-            new = cast(lw, plain(index), vt.dtype, target.dtype)
+        def value(dest: ArrayVal, index: Sequence[ir.Value], at: Sequence[ir.Value]) -> ir.Value:
+            """The new element at ``index`` of ``dest``: ``at`` in the value."""
+            new = cast(lw, plain(at), vt.dtype, target.dtype)
             if combine is None:
                 return new
-            return KERNELS[combine](lw, [load(lw, window, index), new], [target.dtype] * 2, target.dtype)
+            return KERNELS[combine](lw, [load(lw, dest, index), new], [target.dtype] * 2, target.dtype)
 
-        assign(lw, window, shape_of(v), read)
+        if gather is None:
+            assign(lw, window, shape_of(v), lambda index: value(window, index, index))
+            return target
+        check_fits(lw, full, shape_of(v))
+        k = gather.at
+
+        def write(dest: ArrayVal, b: list[ir.Value]) -> None:
+            # element after element: a repeated index adds up (np.add.at) or its last write
+            # wins (setitem), as in NumPy
+            loop_nest(lw, shape, lambda i: store(lw, dest, i, value(dest, i, [*i[:k], *b, *i[k:]])))
+
+        gather.visit(lw, window, write)
         return target
 
     return rule

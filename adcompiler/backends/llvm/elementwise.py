@@ -106,8 +106,12 @@ def known_not_one(lw: Lowerer, d: ir.Value) -> bool:
     return id(d) in lw.not_one or (isinstance(d, ir.Constant) and d.constant != 1)
 
 
-def broadcast_shapes(lw: Lowerer, shapes: Sequence[Sequence[ir.Value]]) -> list[ir.Value]:
-    """NumPy's broadcast of several shapes; raises ValueError when they do not match.
+def broadcast_shapes(
+    lw: Lowerer,
+    shapes: Sequence[Sequence[ir.Value]],
+    error: tuple[type[BaseException], str] = (ValueError, "operands could not be broadcast together"),
+) -> list[ir.Value]:
+    """NumPy's broadcast of several shapes; raises ``error`` when they do not match.
 
     A dim known not to be 1 is the result wherever it takes part (the others must equal it
     or be 1), and a dim known to be 1 never is: only dims known neither way need a select.
@@ -129,7 +133,7 @@ def broadcast_shapes(lw: Lowerer, shapes: Sequence[Sequence[ir.Value]]) -> list[
                 clash = b.and_(clash, b.icmp_signed("!=", dim, one))
             if not known_not_one(lw, other):
                 clash = b.and_(clash, b.icmp_signed("!=", other, one))
-            lw.fail_if(clash, ValueError, "operands could not be broadcast together")
+            lw.fail_if(clash, *error)
             if not known_not_one(lw, dim):
                 dim = b.select(b.icmp_signed("==", dim, one), other, dim)
         out.append(dim)
@@ -223,12 +227,17 @@ def materialize(lw: Lowerer, value: ArrayVal | Deferred) -> ArrayVal:
 
 def assign(lw: Lowerer, target: ArrayVal, shape: Sequence[ir.Value], read: Reader) -> None:
     """``target[...] = value`` for a value of ``shape``, broadcast to the target, read by ``read``."""
-    full = broadcast_shapes(lw, [target.shape, shape])
-    for have, want in zip(full, target.shape):
+    check_fits(lw, target.shape, shape)
+    loop_nest(lw, target.shape, lambda index: store(lw, target, index, read(index)))
+
+
+def check_fits(lw: Lowerer, target: Sequence[ir.Value], shape: Sequence[ir.Value]) -> None:
+    """Fail unless a value of ``shape`` broadcasts to ``target`` (a write's destination)."""
+    full = broadcast_shapes(lw, [target, shape])
+    for have, want in zip(full, target):
         if have is not want:  # the value may broadcast to the target, never widen it
             bad = lw.builder.icmp_signed("!=", have, want)
             lw.fail_if(bad, ValueError, "could not broadcast the value into the target shape")
-    loop_nest(lw, target.shape, lambda index: store(lw, target, index, read(index)))
 
 
 # --------------------------------------------------------------------------- op rules

@@ -19,6 +19,8 @@ from . import blas
 from .arrays import dims, fill, view
 from .elementwise import (
     alloc_array,
+    broadcast_shapes,
+    broadcast_strides,
     counted_loop,
     guard_of,
     known_not_one,
@@ -142,43 +144,77 @@ def _accumulate(lw: Lowerer, shape: Sequence[ir.Value], init: ir.Value, step: Ca
 
 
 def _arg_extreme(better: str):
-    """``argmax``/``argmin`` of the flattened array: the first best element, the first NaN wins."""
+    """``argmax``/``argmin``: the position of the first best element, the first NaN winning;
+    of the flattened array, or along ``axis`` into an array of positions (NumPy's rules)."""
 
-    def rule(lw: Lowerer, op: Op) -> ir.Value:
-        if op.attrs.get("axis") is not None:
-            raise unsupported(f"{op.name} with an axis", op.loc)
-        x, xt = lw.get(op.operands[0]), op.operands[0].type
-        shape = shape_of(x)
-        lw.fail_if(
-            lw.builder.icmp_signed("==", _product(lw, shape), _ZERO),
-            ValueError,
-            f"attempt to get {op.name} of an empty sequence",
+    def rule(lw: Lowerer, op: Op) -> Lowered:
+        x, xt, out = lw.get(op.operands[0]), op.operands[0].type, op.results[0].type
+        shape, read = shape_of(x), reader(lw, x, xt.rank)
+        axis = op.attrs.get("axis")
+        empty = f"attempt to get {op.name} of an empty sequence"
+        if axis is None:
+            lw.fail_if(lw.builder.icmp_signed("==", _product(lw, shape), _ZERO), ValueError, empty)
+            where = _first_best(lw, better, xt.dtype, shape, read)
+            # keepdims: the position in an array with an axis of length 1 per axis of x
+            return fill(lw, alloc_array(lw, "i64", [_ONE] * out.rank), where) if out.rank else where
+        if not xt.rank:
+            raise unsupported(f"{op.name} of a scalar with an axis", op.loc)
+        k = axis % xt.rank
+        # NumPy raises when the axis is empty, even where the result would have no elements
+        lw.fail_if(lw.builder.icmp_signed("==", shape[k], _ZERO), ValueError, empty)
+        result = alloc_array(lw, "i64", shape[:k] + [_ONE] + shape[k + 1 :])
+
+        def along(outer: list[ir.Value]) -> None:
+            where = _first_best(
+                lw, better, xt.dtype, [shape[k]], lambda i: read(outer[:k] + list(i) + outer[k:])
+            )
+            store(lw, result, outer[:k] + [_ZERO] + outer[k:], where)
+
+        loop_nest(lw, shape[:k] + shape[k + 1 :], along)
+        if op.attrs.get("keepdims"):
+            return result
+        return ArrayVal(
+            "i64",
+            result.data,
+            result.meminfo,
+            result.shape[:k] + result.shape[k + 1 :],
+            result.strides[:k] + result.strides[k + 1 :],
         )
-        read = reader(lw, x, xt.rank)
-        dtype = "f64" if xt.dtype == "f64" else "i64"
-        best = lw.alloca(SCALAR[dtype])
-        where, position = lw.alloca(I64), lw.alloca(I64)
-        b = lw.builder
-        b.store(cast(lw, read([_ZERO] * xt.rank), xt.dtype, dtype), best)
-        for slot in (where, position):
-            b.store(_ZERO, slot)
-
-        def visit(index: list[ir.Value]) -> None:
-            b = lw.builder
-            v, current, k = cast(lw, read(index), xt.dtype, dtype), b.load(best), b.load(position)
-            if dtype == "f64":
-                nan_first = b.and_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered("ord", current, current))
-                wins = b.or_(b.fcmp_ordered(better, v, current), nan_first)
-            else:
-                wins = b.icmp_signed(better, v, current)
-            b.store(b.select(wins, v, current), best)
-            b.store(b.select(wins, k, b.load(where)), where)
-            b.store(b.add(k, _ONE), position)
-
-        loop_nest(lw, shape, visit)
-        return lw.builder.load(where)
 
     return rule
+
+
+def _first_best(
+    lw: Lowerer,
+    better: str,
+    dtype: str,
+    shape: Sequence[ir.Value],
+    read: Callable[[list[ir.Value]], ir.Value],
+) -> ir.Value:
+    """The C-order position of the first element of ``shape`` (non-empty) that compares
+    ``better`` than all before it, a NaN beating any number."""
+    kind = "f64" if dtype == "f64" else "i64"
+    best = lw.alloca(SCALAR[kind])
+    where, position = lw.alloca(I64), lw.alloca(I64)
+    b = lw.builder
+    b.store(cast(lw, read([_ZERO] * len(shape)), dtype, kind), best)
+    for slot in (where, position):
+        b.store(_ZERO, slot)
+
+    def visit(index: list[ir.Value]) -> None:
+        b = lw.builder
+        v, current, k = cast(lw, read(index), dtype, kind), b.load(best), b.load(position)
+        if kind == "f64":
+            nan_first = b.and_(b.fcmp_unordered("uno", v, v), b.fcmp_ordered("ord", current, current))
+            wins = b.or_(b.fcmp_ordered(better, v, current), nan_first)
+        else:
+            wins = b.icmp_signed(better, v, current)
+        b.store(b.select(wins, v, current), best)
+        b.store(b.select(wins, k, b.load(where)), where)
+        b.store(b.add(k, _ONE), position)
+
+    loop_nest(lw, shape, visit)
+    return lw.builder.load(where)
 
 
 def _sum_to(lw: Lowerer, op: Op) -> Lowered:
@@ -287,7 +323,7 @@ def _sum_to_deferred(lw: Lowerer, op: Op) -> Deferred:
 
 # --------------------------------------------------------------------------- products
 def _product_rule(name: str):
-    """``dot`` and ``matmul`` of operands of rank 1 or 2 (``dot`` also takes scalars)."""
+    """``dot`` and ``matmul`` (``dot`` also takes scalars), NumPy's for every rank."""
 
     def rule(lw: Lowerer, op: Op) -> Lowered:
         (a, at), (c, ct) = ((lw.get(v), v.type) for v in op.operands)
@@ -300,21 +336,82 @@ def _product_rule(name: str):
                 out.dtype, shape, lambda index: KERNELS["mul"](lw, [ra(index), rc(index)], dtypes, out.dtype)
             )
             return materialize(lw, product) if out.rank else product.load([])
-        if at.rank not in (1, 2) or ct.rank not in (1, 2):
-            raise unsupported(f"{name} of arrays of rank {at.rank} and {ct.rank}", op.loc)
         sa, sc = shape_of(a), shape_of(c)
-        lw.fail_if(lw.builder.icmp_signed("!=", sa[-1], sc[0]), ValueError, f"{name}: shapes are not aligned")
+        # the axis summed over: the last of a, the last but one of c (its only one if a vector)
+        lw.fail_if(
+            lw.builder.icmp_signed("!=", sa[-1], sc[-min(ct.rank, 2)]),
+            ValueError,
+            f"{name}: shapes are not aligned",
+        )
         dt = out.dtype
+        if name == "dot" and ct.rank > 2:
+            return _dot_stacks(lw, a, c, dt)
+        if at.rank > 2 or ct.rank > 2:  # (dot of a stack by a matrix or a vector is matmul's)
+            return _batched_product(lw, a, c, dt)
         if at.rank == 1 and ct.rank == 1:
             return _product_loops(lw, a, c, dt, None)
         result = alloc_array(lw, dt, sa[:-1] + sc[1:], zero=True)
-        if isinstance(a, ArrayVal) and isinstance(c, ArrayVal) and at.dtype == ct.dtype == "f64":
-            blas.product(lw, a, c, result, lambda a, c, result: _product_loops(lw, a, c, dt, result))
-        else:
-            _product_loops(lw, a, c, dt, result)
+        _matrix_product(lw, a, c, dt, result)
         return result
 
     return rule
+
+
+def _matrix_product(lw: Lowerer, a: Lowered, c: Lowered, dt: str, result: ArrayVal) -> None:
+    """``result = a @ c`` for operands of rank 1 or 2, not both vectors (``result`` zeroed)."""
+    if isinstance(a, ArrayVal) and isinstance(c, ArrayVal) and a.dtype == c.dtype == "f64":
+        blas.product(lw, a, c, result, lambda a, c, result: _product_loops(lw, a, c, dt, result))
+    else:
+        _product_loops(lw, a, c, dt, result)
+
+
+def _batched_product(lw: Lowerer, a: ArrayVal, c: ArrayVal, dt: str) -> ArrayVal:
+    """``matmul`` of stacks of matrices (or vectors): the 2-D product of each pair, the axes
+    before the last two (the last one of a vector) broadcast as NumPy's."""
+    core_a, core_c = min(a.rank, 2), min(c.rank, 2)
+    lead_a, lead_c = a.rank - core_a, c.rank - core_c
+    batch = broadcast_shapes(lw, [a.shape[:lead_a], c.shape[:lead_c]])
+    rows = a.shape[-2:-1] if core_a == 2 else []
+    cols = c.shape[-1:] if core_c == 2 else []
+    result = alloc_array(lw, dt, batch + rows + cols, zero=True)
+    # a batch axis of length 1 is read at 0 for every position along it: a zero stride
+    stride_a, stride_c = broadcast_strides(lw, a)[:lead_a], broadcast_strides(lw, c)[:lead_c]
+
+    def at(x: ArrayVal, strides: list[ir.Value], lead: int, b: list[ir.Value]) -> ArrayVal:
+        """The matrix (or vector) of the stack ``x`` at batch position ``b``."""
+        offset = _ZERO
+        for i, s in zip(b[len(b) - lead :], strides):
+            offset = lw.builder.add(offset, lw.builder.mul(i, s))
+        ptr = lw.builder.gep(x.data, [offset], inbounds=True)
+        return ArrayVal(x.dtype, ptr, x.meminfo, x.shape[lead:], x.strides[lead:])
+
+    def each(b: list[ir.Value]) -> None:
+        out = at(result, result.strides, len(batch), b)
+        _matrix_product(lw, at(a, stride_a, lead_a, b), at(c, stride_c, lead_c, b), dt, out)
+
+    loop_nest(lw, batch, each)
+    return result
+
+
+def _dot_stacks(lw: Lowerer, a: Lowered, c: Lowered, dt: str) -> ArrayVal:
+    """``dot`` by an array of rank 3 or more, NumPy's: ``r[I, J, k] = sum_m a[I, m] c[J, m, k]``
+    -- every row of ``a`` with every matrix of ``c`` (rare: a loop nest, no BLAS)."""
+    sa, sc = shape_of(a), shape_of(c)
+    result = alloc_array(lw, dt, sa[:-1] + sc[:-2] + sc[-1:])
+    read_a, read_c = reader(lw, a, len(sa)), reader(lw, c, len(sc))
+    lead = len(sa) - 1
+    zero = ir.Constant(SCALAR[dt], 0)
+
+    def element(index: list[ir.Value]) -> None:
+        def term(acc: ir.Value, m: list[ir.Value]) -> ir.Value:
+            x = cast(lw, read_a(index[:lead] + m), a.dtype, dt)
+            y = cast(lw, read_c(index[lead:-1] + m + index[-1:]), c.dtype, dt)
+            return KERNELS["add"](lw, [acc, KERNELS["mul"](lw, [x, y], [dt, dt], dt)], [dt, dt], dt)
+
+        store(lw, result, index, _accumulate(lw, [sa[-1]], zero, term))
+
+    loop_nest(lw, result.shape, element)
+    return result
 
 
 def _product_loops(lw: Lowerer, a: Lowered, c: Lowered, dt: str, result: ArrayVal | None) -> ir.Value | None:

@@ -107,7 +107,8 @@ def index_expr(index: Sequence[tuple], parts: Sequence[ast.expr], as_call: bool 
             lo, hi, step = (next(rest) if has else None for has in item[1:4])
             if as_call:
                 bounds = [b if b is not None else ast.Constant(None) for b in (lo, hi, step)]
-                while len(bounds) > 1 and _is_none_literal(bounds[-1]):
+                # slice(a) means slice(None, a): a lone start keeps its stop, slice(a, None)
+                while len(bounds) > 1 and _is_none_literal(bounds[-1]) and (len(bounds) > 2 or lo is None):
                     bounds.pop()
                 items.append(call("slice", *bounds))
             else:
