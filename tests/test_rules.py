@@ -90,6 +90,7 @@ CASES: dict[str, list[tuple[list, dict]]] = {
         (["v", "s", C(1)], {"index": (("idx",),)}),
         (["m", "v", C(2)], {"index": (("idx",),)}),
         (["m", "s", C(1), C(3)], {"index": (SL, ("slice", True, True, False))}),
+        (["v", "v", ("ints", np.array([0, 1, 1, 3]))], {"index": (("idx",),)}),  # the last write counts
     ],
     "index_add": [
         (["v", "s", C(1)], {"index": (("idx",),)}),

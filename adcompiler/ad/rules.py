@@ -314,10 +314,27 @@ def _getitem_vjp(g: Sym, y: Sym, x: Sym, *parts: Sym, index=None) -> Scatter:
 
 defvjp("getitem", _getitem_vjp)
 JVP["getitem"] = (lambda t, y, x, *parts, index=None: getitem(t, *parts, index=index),)
+def _setitem_vjp_v(g: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> Sym:
+    picked = getitem(g, *parts, index=index)
+    if any((p.rank or 0) > 0 for p in parts):  # an index array may name an element twice
+        picked = picked * _last_writes(picked, g, parts, index)
+    return _fit(picked, v)
+
+
+def _last_writes(picked: Sym, g: Sym, parts: tuple[Sym, ...], index) -> Sym:
+    """1.0 at each position of ``x[index]`` that is the last write to its element, else 0.0:
+    only the last of repeated writes reaches the result (NumPy's ``x[[2, 2]] = v`` keeps
+    ``v[1]``), so only it has a gradient. Numbered writes are scattered, read back, and
+    each position keeps its number only where no later write overwrote it."""
+    number = reshape(to_float(call("arange", 1, size(picked) + 1, 1)), shape(picked))
+    marks = setitem(call("zeros_like", g), number, *parts, index=index)
+    return to_float(getitem(marks, *parts, index=index).eq(number))
+
+
 defvjp(
     "setitem",
     lambda g, y, x, v, *parts, index=None: setitem(g, 0.0, *parts, index=index),
-    lambda g, y, x, v, *parts, index=None: _fit(getitem(g, *parts, index=index), v),
+    _setitem_vjp_v,
 )
 defvjp(
     "index_add",
@@ -331,11 +348,16 @@ def _setitem_jvp_x(t: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> S
 
 
 def _setitem_jvp_v(t: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> Sym:
+    # a write, like the primal: of repeated writes to an element the last one counts
+    return setitem(call("zeros_like", y), t, *parts, index=index)
+
+
+def _index_add_jvp_v(t: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> Sym:
     return call("index_add", call("zeros_like", y), t, *parts, index=index)
 
 
 JVP["setitem"] = (_setitem_jvp_x, _setitem_jvp_v)
-JVP["index_add"] = (lambda t, y, x, v, *p, index=None: t, _setitem_jvp_v)
+JVP["index_add"] = (lambda t, y, x, v, *p, index=None: t, _index_add_jvp_v)
 
 
 def _fit(contribution: Sym, like: Sym) -> Sym:
@@ -462,16 +484,22 @@ def _batched_index(index: tuple) -> tuple:
 JVP_BATCHED["getitem"] = (lambda t, y, x, *p, index=None: getitem(t, *p, index=_batched_index(index)),)
 
 
-def _batched_setitem_v(t: Sym, y: Sym, x: Sym, v: Sym, *p: Sym, index=None) -> Sym:
-    slot = getitem(y, *p, index=index)
-    zeros = call("zeros", _with_batch(t, shape(y)))
-    return call("index_add", zeros, _expand_batch(t, slot.rank), *p, index=_batched_index(index))
+def _batched_write_v(write: str) -> Rule:
+    """The tangents of the value written by ``setitem`` (the last of repeated writes to an
+    element counts) or ``index_add`` (they add up): the same write, of every direction."""
+
+    def rule(t: Sym, y: Sym, x: Sym, v: Sym, *p: Sym, index=None) -> Sym:
+        slot = getitem(y, *p, index=index)
+        zeros = call("zeros", _with_batch(t, shape(y)))
+        return call(write, zeros, _expand_batch(t, slot.rank), *p, index=_batched_index(index))
+
+    return rule
 
 
 JVP_BATCHED["setitem"] = (
     lambda t, y, x, v, *p, index=None: setitem(t, 0.0, *p, index=_batched_index(index)),
-    _batched_setitem_v,
+    _batched_write_v("setitem"),
 )
-JVP_BATCHED["index_add"] = (lambda t, y, x, v, *p, index=None: t, _batched_setitem_v)
+JVP_BATCHED["index_add"] = (lambda t, y, x, v, *p, index=None: t, _batched_write_v("index_add"))
 JVP_BATCHED["full"] = (None, lambda t, y, s, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))))
 JVP_BATCHED["full_like"] = (None, lambda t, y, x, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))))
