@@ -163,3 +163,14 @@ def test_forward_jacobian_and_hessian_compile_their_batched_products():
     assert np.allclose(jac, ad.jacobian(mlp_outputs, mode="forward")(w, x), rtol=1e-12)
     hess = ad.hessian(mlp, backend="llvm")(w, x, y)
     assert hess.shape == (3, 4, 3, 4) and np.allclose(hess, ad.hessian(mlp)(w, x, y), rtol=1e-10)
+
+
+def test_llvm_ir_before_any_call_asks_for_one():
+    """Machine code exists per argument types: before a call there is none to show."""
+    compiled = ad.jit(loop_sum)
+    with pytest.raises(ad.ADError, match=r"call it once, then read \.llvm_ir"):
+        _ = compiled.llvm_ir
+    with pytest.raises(ad.ADError, match="backend='llvm'"):
+        _ = ad.grad(loop_sum).asm
+    compiled(np.ones(3))
+    assert "adc_entry" in compiled.llvm_ir and "adc_entry" in compiled.asm

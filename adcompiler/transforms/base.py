@@ -116,9 +116,6 @@ class Transformed:
         self._last = key
         return compiled(*values)
 
-    def _shown_key(self) -> tuple:
-        return self._last if self._last is not None else self._generic_types()
-
     def _shown_ir(self) -> Function:
         """The IR shown by ``.source``/``.ir``: the last signature called, else a generic one."""
         if self._last is not None:
@@ -146,16 +143,19 @@ class Transformed:
     @property
     def llvm_ir(self) -> str:
         """With ``backend="llvm"``: the optimised LLVM IR of the last specialisation called."""
-        if self.backend != "llvm":
-            raise ADError(f"{self.__name__} uses the {self.backend} backend; ask for backend='llvm'")
-        return self._compile(self._shown_key()).llvm_ir
+        return self._last_compiled("llvm_ir").llvm_ir
 
     @property
     def asm(self) -> str:
         """With ``backend="llvm"``: the machine code of the last specialisation called."""
+        return self._last_compiled("asm").asm
+
+    def _last_compiled(self, what: str) -> Any:
         if self.backend != "llvm":
             raise ADError(f"{self.__name__} uses the {self.backend} backend; ask for backend='llvm'")
-        return self._compile(self._shown_key()).asm
+        if self._last is None:  # machine code is made for the types of the arguments only
+            raise ADError(f"{self.__name__} is compiled for the types of its arguments: call it once, then read .{what}")
+        return self._compile(self._last)
 
     def _docstring(self) -> str | None:
         return None
