@@ -163,11 +163,14 @@ def reader(lw: Lowerer, value: Lowered, out_rank: int) -> Reader:
 def broadcast_strides(lw: Lowerer, a: ArrayVal) -> list[ir.Value]:
     """The strides of ``a`` with a zero stride on each axis of length 1."""
     b = lw.builder
-    zero = ir.Constant(I64, 0)
-    return [
-        s if known_not_one(lw, d) else zero if known_one(d) else b.select(b.icmp_signed("==", d, ir.Constant(I64, 1)), zero, s)
-        for d, s in zip(a.shape, a.strides)
-    ]
+    zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
+
+    def stride(d: ir.Value, s: ir.Value) -> ir.Value:
+        if known_not_one(lw, d):
+            return s
+        return zero if known_one(d) else b.select(b.icmp_signed("==", d, one), zero, s)
+
+    return [stride(d, s) for d, s in zip(a.shape, a.strides)]
 
 
 def shape_of(value: Lowered) -> list[ir.Value]:
