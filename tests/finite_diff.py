@@ -7,6 +7,10 @@ The step is chosen per entry: ``h = rel_step * max(1, |x|)``, with ``rel_step`` 
 optimum for the stencil (``eps**(1/3)`` for the 2nd-order stencil, ``eps**(1/5)`` for
 the 4th-order one), and rounded so that ``x + h`` is exactly representable.
 
+``numerical_jacobian(g, args, wrt)`` does the same for a float- or array-valued ``g``
+(shape ``out.shape + in.shape``: the Hessian, as differences of a gradient), and
+``numerical_jvp(f, args, wrt, tangent)`` differentiates ``f`` along one direction.
+
 ``assert_grad_close(got, expected, rtol, atol)`` compares (nested tuples of) scalars and
 arrays; on failure it names the worst entry, its index, both values and the relative
 error.
@@ -50,31 +54,89 @@ def numerical_grad(
     """
     if not isinstance(wrt, int):
         return tuple(numerical_grad(f, args, i, order=order, rel_step=rel_step) for i in wrt)
-    if order not in _STENCILS:
-        raise ValueError(f"order must be one of {sorted(_STENCILS)}")
-    offsets, weights = _STENCILS[order]
+    return numerical_jacobian(lambda *a: float(f(*a)), args, wrt, order=order, rel_step=rel_step)
+
+
+def numerical_jacobian(
+    g: Callable[..., Any],
+    args: Sequence[Any],
+    wrt: int,
+    *,
+    order: int = 2,
+    rel_step: float | None = None,
+) -> Any:
+    """Central-difference Jacobian of ``g(*args)`` (a float or an array) w.r.t. ``args[wrt]``.
+
+    Shaped ``out.shape + in.shape``; a float when both are scalars. The step is chosen per
+    input entry, as in :func:`numerical_grad`.
+    """
+    offsets, weights = _stencil(order)
     rel = default_step(order) if rel_step is None else rel_step
     x0 = args[wrt]
     is_scalar = not isinstance(x0, np.ndarray)
     base = np.array(x0, dtype=np.float64)
-    grad = np.zeros_like(base)
 
-    def at(x: np.ndarray) -> float:
+    def at(x: np.ndarray) -> np.ndarray:
         call_args = [copy.deepcopy(a) for a in args]
         call_args[wrt] = float(x) if is_scalar else x
-        return float(f(*call_args))
+        return np.array(g(*call_args), dtype=np.float64)
 
+    columns = []
     for idx in np.ndindex(base.shape):
         xi = float(base[idx])
         h = rel * max(1.0, abs(xi))
         h = (xi + h) - xi  # exactly representable step
-        total = 0.0
+        total: Any = 0.0
         for off, w in zip(offsets, weights, strict=True):
             x = base.copy()
             x[idx] = xi + off * h
-            total += w * at(x)
-        grad[idx] = total / h
-    return float(grad) if is_scalar else grad
+            total = total + w * at(x)
+        columns.append(total / h)
+    # Stacked columns are in.shape + out.shape: move the input axes last.
+    stacked = np.array(columns).reshape(base.shape + columns[0].shape)
+    jac = np.moveaxis(stacked, range(base.ndim), range(-base.ndim, 0))
+    return float(jac) if jac.ndim == 0 else jac
+
+
+def numerical_jvp(
+    f: Callable[..., Any],
+    args: Sequence[Any],
+    wrt: Sequence[int],
+    tangents: Sequence[Any],
+    *,
+    order: int = 2,
+    rel_step: float | None = None,
+) -> float:
+    """Central-difference derivative of scalar ``f`` along ``tangents`` (one per ``wrt``).
+
+    The derivative at ``t = 0`` of ``f`` with ``args[wrt[k]] + t * tangents[k]``. The step
+    is ``rel_step * max(1, |x|)`` over all entries of the ``wrt`` arguments, divided by the
+    largest |tangent| entry: no entry moves further than :func:`numerical_grad` moves it.
+    """
+    offsets, weights = _stencil(order)
+    rel = default_step(order) if rel_step is None else rel_step
+    bases = [np.array(args[i], dtype=np.float64) for i in wrt]
+    dirs = [np.array(t, dtype=np.float64) for t in tangents]
+    x_max = max((float(np.max(np.abs(b))) for b in bases if b.size), default=0.0)
+    v_max = max((float(np.max(np.abs(d))) for d in dirs if d.size), default=0.0)
+    if v_max == 0.0:
+        return 0.0
+    h = rel * max(1.0, x_max) / v_max
+
+    def at(t: float) -> float:
+        call_args = [copy.deepcopy(a) for a in args]
+        for i, b, d in zip(wrt, bases, dirs, strict=True):
+            x = b + t * d
+            call_args[i] = x if isinstance(args[i], np.ndarray) else float(x)
+        return float(f(*call_args))
+
+    return sum(w * at(off * h) for off, w in zip(offsets, weights, strict=True)) / h
+
+
+def _stencil(order: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if order not in _STENCILS:
+        raise ValueError(f"order must be one of {sorted(_STENCILS)}")
+    return _STENCILS[order]
 
 
 def assert_grad_close(

@@ -113,3 +113,51 @@ def test_hessian_through_the_tapes_of_a_loop() -> None:
 def test_reverse_over_reverse_through_the_tapes_of_a_loop() -> None:
     assert_grad_close(ad.grad(ad.grad(scalar_loop))(0.7), numerical_grad(ad.grad(scalar_loop), (0.7,), 0),
                       rtol=1e-6, atol=1e-8)
+
+
+def scaled_rotations(A, y, a):
+    for _ in range(2):
+        M = A * a
+        y = np.tanh(M.T @ y)
+    return np.sum(y**2) * a
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_grad_of_grad_of_a_loop_with_a_matmul(backend: str) -> None:
+    """grad of a derivative of loops is taken in forward mode; w.r.t. one float scalar that
+    is one direction, pushed unbatched. A batched tangent (leading axis of 1 direction)
+    made the tangent of ``M`` rank 3, and the LLVM backend raised ADTypeError on the matmul.
+    Generator seed 3 (grad_of_grad_llvm in tests/test_programs.py)."""
+    A = np.array([[0.45, 0.08], [0.72, -0.52]])
+    y = np.array([0.3, -0.6])
+    inner = ad.grad(scaled_rotations, wrt=2)
+    expected = numerical_grad(inner, (A, y, 0.8), 2)
+    assert_grad_close(ad.grad(inner, wrt=2, backend=backend)(A, y, 0.8), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.hessian(scaled_rotations, wrt=2, backend=backend)(A, y, 0.8), expected,
+                      rtol=1e-6, atol=1e-8)
+
+
+def nested_loop_writes(B, A):
+    for _ in range(2):
+        buf = np.copy(A)
+        for i in range(2):
+            for _ in range(2):
+                buf[:, i] = np.tanh(buf[:, i] - B[:, i])
+                A = 0.9 * A + 0.1 * B
+                buf[i, i] = 0.8 * buf[i, i] + 0.2 * np.max(A[:, i])
+            A = np.arctan(buf)
+            buf[0, i] += 0.99
+    return np.sum(A)
+
+
+def test_jvp_of_writes_in_nested_loops_compiles() -> None:
+    """The Python backend's in-place analysis of the JVP's loops went round a cycle of
+    decisions for ever (compiling never ended); a cycle now keeps its copies. Generator
+    seed 148 (test_jvp in tests/test_programs.py)."""
+    B = np.array([[0.3, -0.1, 0.5], [0.2, 0.4, -0.6]])
+    A = np.array([[0.1, 0.7, -0.2], [-0.5, 0.3, 0.9]])
+    tangent = np.array([[1.0, -0.5, 0.2], [0.3, 0.8, -1.0]])
+    value, derivative = ad.jvp(nested_loop_writes, wrt=0)(B, A, tangent)
+    assert value == pytest.approx(nested_loop_writes(B, A), rel=1e-12)
+    expected = np.sum(numerical_grad(nested_loop_writes, (B, A), 0) * tangent)
+    assert_grad_close(derivative, expected, rtol=1e-6, atol=1e-8)

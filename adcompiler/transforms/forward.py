@@ -22,7 +22,10 @@ class ForwardDerivative(Transformed):
     """Forward-mode derivatives: ``jvp``, forward-mode ``grad`` and forward ``jacobian``.
 
     ``grad`` and ``jacobian`` push one tangent per input entry in a single sweep (a batched
-    tangent with a leading axis of n directions), not n sweeps.
+    tangent with a leading axis of n directions), not n sweeps. With respect to one float
+    scalar there is one direction: its tangent is 1.0, unbatched (the sweep is the JVP, and
+    needs no leading axis, which the LLVM backend cannot lower through every op: ``grad``
+    of a derivative of loops, e.g. ``grad(grad(f))``, raised ADTypeError on a matmul).
     """
 
     def __init__(self, of: Transformed, kind: str, wrt: WrtSpec, backend: str, options: Options = Options()) -> None:
@@ -70,6 +73,8 @@ class ForwardDerivative(Transformed):
             )
         if self.kind == "jvp":
             build = self._jvp(primal, arg_types[-1])
+        elif not self.many and primal.params[self.wrt[0]].type.rank == 0:
+            build = self._one_direction()
         else:
             build = self._batched(primal)
         passes = [("forward", build)]
@@ -87,6 +92,18 @@ class ForwardDerivative(Transformed):
             return [b.tuple_get(t, index=k, hint=naming.tangent(self.param_names[w])) for k, w in enumerate(self.wrt)]
 
         return lambda fn: ForwardAD(fn, self.wrt).build(self.__name__, seeds, lambda b, v, t: b.tuple(v, t))
+
+    def _one_direction(self) -> Callable[[Function], Function]:
+        """W.r.t. one float scalar: the JVP with tangent 1.0 is the gradient or the Jacobian
+        (shaped like the output)."""
+
+        def seeds(b: Builder, fn: Function, params: list[Value]) -> list[Value]:
+            return [b.const(1.0, hint=naming.tangent(params[self.wrt[0]].hint))]
+
+        def pack(b: Builder, value: Value, tangent: Value) -> Value:
+            return b.tuple(value, tangent) if self.kind == "value_and_grad" else tangent
+
+        return lambda fn: ForwardAD(fn, self.wrt).build(self.__name__, seeds, pack)
 
     def _batched(self, primal: Function) -> Callable[[Function], Function]:
         """One sweep with an identity basis of tangents: row i of the result is d out / d x_i."""

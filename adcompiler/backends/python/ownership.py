@@ -15,7 +15,9 @@ flow) are in one class (a union-find). A write is in place when its target's cla
 Loops are analysed to a fixed point: the storage a carried value has in one trip is the
 one its yield had in the previous trip. When the body writes a carried array in place
 but the initial value cannot be consumed (a parameter, or still used later), the emitter
-copies it once before the loop rather than once per trip.
+copies it once before the loop rather than once per trip. The decisions can cycle
+instead of settling (nested loops re-analysed from changing starts); then every copy made
+in the cycle is kept for good (copying is always correct), which ends it.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class Ownership:
         self.readonly: set[Value] = set()
         #: the class each in-place write wrote into (to find loops writing their carry)
         self.wrote: dict[Op, Storage] = {}
+        #: writes and (loop op, slot) initial values copied for good, to end a cycle of decisions
+        self.forced_copies: set[Op] = set()
+        self.forced_copy_init: set[tuple[Op, int]] = set()
         self.shapes = ShapeKeys()
         for p in prog.fn.params:
             self.node[p] = Storage(owned=False)
@@ -143,7 +148,8 @@ class Ownership:
         x = op.operands[0]
         node = self.storage(x)
         ok = (
-            node.owned
+            op not in self.forced_copies
+            and node.owned
             and not node.escaped
             and x not in self.readonly
             and not any(self.storage(w) is node for w in self._live_after(op))
@@ -199,9 +205,10 @@ class Ownership:
         """Analyse the loop's regions until the decisions in them stop changing."""
         carried = arg_lists[0]
         head = self.live.head.get(op, frozenset()) - set(carried)
+        inside = self._inside(op)  # once: a walk per write made nested loops' analysis slow
         # optimistic start: each carried value owns its storage (as if copied up front)
         starts = [Storage(owned=True) for _ in carried]
-        previous: object = None
+        seen: list[tuple[dict[Op, bool], set[int]]] = []
         while True:
             for args in arg_lists:
                 for a, node, init, y in zip(args, starts, inits, yields):
@@ -210,14 +217,18 @@ class Ownership:
                         self.readonly.add(a)
             for region in regions:
                 self._region(region)
-            written = {n.find() for q, n in self.wrote.items() if q in self._inside(op)}
+            written = {n.find() for q, n in self.wrote.items() if q in inside}
             decisions = (
-                {q: self.inplace[q] for q in self._inside(op) if q in self.inplace},
+                {q: self.inplace[q] for q in inside if q in self.inplace},
                 {k for k in range(len(carried)) if (op, k) in self.copy_init},
             )
-            if decisions == previous:
+            if seen and decisions == seen[-1]:
                 break
-            previous = decisions
+            if decisions in seen:  # a cycle: keep each copy any of its states made
+                for inplace, copied in seen[seen.index(decisions):]:
+                    self.forced_copies.update(q for q, ok in inplace.items() if not ok)
+                    self.forced_copy_init.update((op, k) for k in copied)
+            seen.append(decisions)
             starts = self._next_starts(op, inits, starts, yields, written, head)
         for r, a in zip(op.results, carried):  # on exit: what the last trip carried
             self.node[r] = self.storage(a)
@@ -237,7 +248,7 @@ class Ownership:
                 and not any(self.storage(w) is init_node for w in head if w in self.node)
             )
             claimed.add(init_node)
-            if start.find() in written and not consumable:
+            if (op, k) in self.forced_copy_init or (start.find() in written and not consumable):
                 self.copy_init.add((op, k))
                 entry = Storage(owned=True)
             else:
@@ -246,8 +257,9 @@ class Ownership:
             out.append(union(entry, self.storage(y)))
         return out
 
-    def _inside(self, op: Op) -> list[Op]:
-        return [q for r in op.regions for q in r.walk()]
+    def _inside(self, op: Op) -> dict[Op, None]:
+        """The ops nested in ``op``, in order (a dict: constant-time membership)."""
+        return {q: None for r in op.regions for q in r.walk()}
 
 
 def _is_array_index(v: Value) -> bool:
