@@ -200,3 +200,40 @@ def test_jacobian_of_a_number_spread_over_an_array_times_a_number() -> None:
     expected = numerical_jacobian(f, (0.7, -1.3), 0)
     assert_grad_close(ad.jacobian(f, wrt=0, mode="forward")(0.7, -1.3), expected, rtol=1e-6, atol=1e-8)
     assert_grad_close(ad.jacobian(f, wrt=0)(0.7, -1.3), expected, rtol=1e-6, atol=1e-8)
+
+
+def early_return_then_square(x, y):
+    if x[0] > 0.0:
+        v = 0.1 * np.arange(2)
+    else:
+        if np.sum(y) > 0.0:
+            return np.mean(x)
+        v = x
+    return np.sum(v**2)
+
+
+def early_return_then_times(x, y):
+    if x[0] > 0.0:
+        v = 0.1 * np.arange(2)
+    else:
+        if np.sum(y) > 0.0:
+            return np.mean(x)
+        v = x
+    return np.sum(v * y)
+
+
+@pytest.mark.parametrize("y0", [0.4, -0.4])
+def test_second_derivative_past_an_early_return(y0: float) -> None:
+    """Where ``f`` returned early, ``v`` is undefined and the reverse sweep's adjoint of ``v``
+    is ``zeros_like(v)``; its tangent, a zero of the directions times ``shape(v)``, read the
+    shape of nothing (AttributeError). It is now ``zeros_like`` of the tangent of ``v``,
+    undefined where ``v`` is: ``v`` carries one even where it has none by activity (w.r.t.
+    ``y`` in ``early_return_then_times``). Generator seed 509 (test_second_order, hessian)."""
+    x, y = np.array([-0.5, -0.8]), np.array([y0, 0.1])
+    grad = ad.grad(early_return_then_square, wrt=0)
+    expected = numerical_jacobian(grad, (x, y), 0)
+    assert_grad_close(ad.hessian(early_return_then_square, wrt=0)(x, y), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.jacobian(grad, wrt=0, mode="forward")(x, y), expected, rtol=1e-6, atol=1e-8)
+    grad = ad.grad(early_return_then_times, wrt=0)
+    expected = numerical_jacobian(grad, (x, y), 1)
+    assert_grad_close(ad.jacobian(grad, wrt=1, mode="forward")(x, y), expected, rtol=1e-6, atol=1e-8)
