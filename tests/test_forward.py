@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from finite_diff import assert_grad_close, numerical_grad
+from finite_diff import assert_grad_close, numerical_grad, numerical_jacobian
 
 import adcompiler as ad
 from adcompiler.errors import NotDifferentiableError
@@ -161,3 +161,79 @@ def test_jvp_of_writes_in_nested_loops_compiles() -> None:
     assert value == pytest.approx(nested_loop_writes(B, A), rel=1e-12)
     expected = np.sum(numerical_grad(nested_loop_writes, (B, A), 0) * tangent)
     assert_grad_close(derivative, expected, rtol=1e-6, atol=1e-8)
+
+
+def spread_times_number(a, x):
+    r = np.zeros(3) + a
+    return np.sum((r * x)[::-1])
+
+
+def spread_times_number_summed(a, x):
+    return np.sum((np.zeros(3) + a) * x) * a
+
+
+@pytest.mark.parametrize("f", [spread_times_number, spread_times_number_summed])
+def test_tangent_of_a_number_spread_over_an_array_times_a_number(f) -> None:
+    """The tangent of ``zeros(3) + a`` w.r.t. the number ``a`` is ``broadcast_to(a_dot,
+    shape(r))``; simplifying ``broadcast_to(c, s) * x`` to ``c * x`` is right only when ``x``
+    has the product's shape. With ``x`` a number too, the tangent of ``r * x`` became a
+    number: indexing it raised IndexError, summing it lost the factor 3. Generator seed 359
+    (test_jvp in tests/test_programs.py)."""
+    a, x = 0.7, -1.3
+    expected = numerical_grad(f, (a, x), 0)
+    value, derivative = ad.jvp(f, wrt=0)(a, x, 0.4)
+    assert value == pytest.approx(f(a, x), rel=1e-12)
+    assert_grad_close(derivative, 0.4 * expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.grad(f, wrt=0, mode="forward")(a, x), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.jacobian(f, wrt=0, mode="forward")(a, x), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.grad(f, wrt=(0, 1), mode="forward")(a, x), numerical_grad(f, (a, x), (0, 1)),
+                      rtol=1e-6, atol=1e-8)
+    hessian = numerical_grad(ad.grad(f, wrt=0), (a, x), 0)
+    assert_grad_close(ad.hessian(f, wrt=0)(a, x), hessian, rtol=1e-6, atol=1e-8)
+
+
+def test_jacobian_of_a_number_spread_over_an_array_times_a_number() -> None:
+    """The same product as an array result: its Jacobian w.r.t. ``a`` is a column of 3."""
+    def f(a, x):
+        return (np.zeros(3) + a) * x
+
+    expected = numerical_jacobian(f, (0.7, -1.3), 0)
+    assert_grad_close(ad.jacobian(f, wrt=0, mode="forward")(0.7, -1.3), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.jacobian(f, wrt=0)(0.7, -1.3), expected, rtol=1e-6, atol=1e-8)
+
+
+def early_return_then_square(x, y):
+    if x[0] > 0.0:
+        v = 0.1 * np.arange(2)
+    else:
+        if np.sum(y) > 0.0:
+            return np.mean(x)
+        v = x
+    return np.sum(v**2)
+
+
+def early_return_then_times(x, y):
+    if x[0] > 0.0:
+        v = 0.1 * np.arange(2)
+    else:
+        if np.sum(y) > 0.0:
+            return np.mean(x)
+        v = x
+    return np.sum(v * y)
+
+
+@pytest.mark.parametrize("y0", [0.4, -0.4])
+def test_second_derivative_past_an_early_return(y0: float) -> None:
+    """Where ``f`` returned early, ``v`` is undefined and the reverse sweep's adjoint of ``v``
+    is ``zeros_like(v)``; its tangent, a zero of the directions times ``shape(v)``, read the
+    shape of nothing (AttributeError). It is now ``zeros_like`` of the tangent of ``v``,
+    undefined where ``v`` is: ``v`` carries one even where it has none by activity (w.r.t.
+    ``y`` in ``early_return_then_times``). Generator seed 509 (test_second_order, hessian)."""
+    x, y = np.array([-0.5, -0.8]), np.array([y0, 0.1])
+    grad = ad.grad(early_return_then_square, wrt=0)
+    expected = numerical_jacobian(grad, (x, y), 0)
+    assert_grad_close(ad.hessian(early_return_then_square, wrt=0)(x, y), expected, rtol=1e-6, atol=1e-8)
+    assert_grad_close(ad.jacobian(grad, wrt=0, mode="forward")(x, y), expected, rtol=1e-6, atol=1e-8)
+    grad = ad.grad(early_return_then_times, wrt=0)
+    expected = numerical_jacobian(grad, (x, y), 1)
+    assert_grad_close(ad.jacobian(grad, wrt=1, mode="forward")(x, y), expected, rtol=1e-6, atol=1e-8)

@@ -18,7 +18,7 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Op, Region, Value
 from ..ir.types import NoneT, Tensor, TupleT
 from ..passes.activity import Activity, can_carry_derivative, differentiable_operands
-from ..passes.shapes import same_shape
+from ..passes.shapes import same_shape, shape_key
 from . import rules
 from .sym import Sym
 
@@ -35,7 +35,7 @@ class ForwardAD:
         self.activity = Activity(fn, wrt)
         self.n: Value | None = None  # number of directions (batched)
         self._tangent_taped: set[str] = set()  # tapes that have a tangent tape beside them
-        self._undef_carriers = _undef_carriers(fn, self.activity)
+        self._undef_carriers, self._may_be_undef = _undef_carriers(fn, self.activity)
         if batched:
             self._check_ranks()
 
@@ -73,7 +73,7 @@ class ForwardAD:
         self._region(self.fn.body, b, env, tan)
         result = self.fn.returns[0]
         value = env[result]
-        tangent = tan.get(result) or self._zero(b, value)
+        tangent = self._tangent_or_zero(b, result, env, tan)
         out.body.yields = [pack(b, value, tangent)]
         return out
 
@@ -156,7 +156,7 @@ class ForwardAD:
 
     def _structural(self, op: Op, b: Builder, env: dict, tan: dict) -> None:
         """Tangents of ops that gather their operands: the op applied to the tangents."""
-        parts = [tan.get(v) or self._zero(b, env[v]) for v in op.operands]
+        parts = [self._tangent_or_zero(b, v, env, tan) for v in op.operands]
         attrs = dict(op.attrs)
         if self.batched and op.name in ("concatenate", "stack"):
             axis = attrs.get("axis") or 0
@@ -169,7 +169,7 @@ class ForwardAD:
         if op.name == "push":
             v = op.operands[0]
             if self.activity.is_active(v) or v in tan:
-                b.push(tan.get(v) or self._zero(b, env[v]), tape=tape)
+                b.push(self._tangent_or_zero(b, v, env, tan), tape=tape)
                 self._tangent_taped.add(op.attrs["tape"])
             return
         if op.attrs["tape"] in self._tangent_taped:
@@ -197,7 +197,7 @@ class ForwardAD:
                 op.loc,
             )
         args = [env[v] for v in op.operands]
-        ts = [tan.get(v) or self._zero(b, env[v]) for v in op.operands]
+        ts = [self._tangent_or_zero(b, v, env, tan) for v in op.operands]
         tan[op.result] = b.op("custom_jvp_call", *args, *ts, rule=rule, result_types=[op.result.type],
                               hint=naming.tangent(op.result.hint))
 
@@ -216,7 +216,7 @@ class ForwardAD:
             inner_env, inner_tan = dict(env), dict(tan)
             self._region(region, rb, inner_env, inner_tan)
             new.yields = [inner_env[y] for y in region.yields] + [
-                inner_tan.get(region.yields[k]) or self._zero(rb, inner_env[region.yields[k]], op.results[k])
+                self._tangent_or_zero(rb, region.yields[k], inner_env, inner_tan, op.results[k])
                 for k in active
             ]
             regions.append(new)
@@ -233,7 +233,7 @@ class ForwardAD:
         carried = body.args[first:]
         inits = op.operands[3:] if op.name == "for" else op.operands
         active = [k for k, a in enumerate(carried) if self._carries(op.results[k], a)]
-        init_tans = [tan.get(inits[k]) or self._zero(b, env[inits[k]], carried[k]) for k in active]
+        init_tans = [self._tangent_or_zero(b, inits[k], env, tan, carried[k]) for k in active]
 
         def new_region(region: Region, with_index: bool) -> tuple[Region, dict, dict]:
             args = [Value(a.type, a.hint) for a in region.args]
@@ -257,7 +257,7 @@ class ForwardAD:
         bb = Builder(new_body, op.loc)
         self._region(body, bb, benv, btan)
         new_body.yields = [benv[y] for y in body.yields] + [
-            btan.get(body.yields[k]) or self._zero(bb, benv[body.yields[k]], carried[k]) for k in active
+            self._tangent_or_zero(bb, body.yields[k], benv, btan, carried[k]) for k in active
         ]
         regions.append(new_body)
         types = [r.type for r in op.results] + [self._tangent_type(carried[k]) for k in active]
@@ -271,6 +271,20 @@ class ForwardAD:
             tan[op.results[k]] = t
 
     # ------------------------------------------------------------------ zeros and shapes
+    def _tangent_or_zero(self, b: Builder, v: Value, env: dict, tan: dict, carried: Value | None = None) -> Value:
+        """The tangent of ``v``, or a zero for it (``carried``: the ``if`` or loop result it flows into).
+
+        A zero shaped like a value that may be undefined here (``zeros_like(v5)`` after an
+        early return left ``v5`` undefined: what the reverse sweep yields for the adjoint of
+        ``v5`` where nothing used it) is built from that value's tangent, undefined exactly
+        where the value is, rather than by reading the shape of nothing."""
+        if v in tan:
+            return tan[v]
+        source = shape_key(v)
+        if source is not v and source in tan and source in self._may_be_undef:
+            return b.zeros_like(tan[source])
+        return self._zero(b, env[v], carried)
+
     def _zero(self, b: Builder, like: Value, carried: Value | None = None) -> Value:
         """A zero tangent for a value like ``like`` (a placeholder for an undefined value, whose
         tangent no one reads: a variable first assigned inside a loop or branch)."""
@@ -294,15 +308,18 @@ class ForwardAD:
         return b.broadcast_to(t, shape)
 
 
-def _undef_carriers(fn: Function, activity: Activity) -> set[Value]:
-    """The inactive results of ``if`` ops and loops that must carry a tangent all the same.
+def _undef_carriers(fn: Function, activity: Activity) -> tuple[set[Value], set[Value]]:
+    """The inactive results of ``if`` ops and loops that must carry a tangent all the same, and
+    the values that may be undefined at run time (``undef`` and the ``if`` and loop results it
+    may flow into, with the loops' carried arguments).
 
     Where an active branch or loop value comes from a source without a tangent, its tangent
     is a zero shaped like the source. If that source is itself an ``if`` or loop result that
     may be undefined at run time (a branch that returned early yields ``undef``), a zero built
     after it would read the shape of nothing. So the source's own ``if`` or loop carries the
     tangent instead: the zero is then built inside the branches that define the value, and is
-    ``undef`` where the value is.
+    ``undef`` where the value is. The same holds for a source only shaped like such a result
+    (``zeros_like(v)``): its zero is built from the tangent the result carries.
     """
     sources: dict[Value, list[Value]] = {}  # an if/loop result -> the values that flow into it
     result_of: dict[Value, Value] = {}  # a loop's carried argument -> the loop's result
@@ -336,9 +353,12 @@ def _undef_carriers(fn: Function, activity: Activity) -> set[Value]:
     carriers: set[Value] = set()
     work = list(active)
     while work:
-        for s in sources[work.pop()]:
-            s = result_of.get(s, s)
-            if s in sources and s in undef and s not in active and s not in carriers and can_carry_derivative(s):
-                carriers.add(s)
-                work.append(s)
-    return carriers
+        for source in sources[work.pop()]:
+            # the zero for an inactive source is shaped like it, so like its shape's source
+            # too (see ForwardAD._tangent_or_zero)
+            shaped = [source] if activity.is_active(source) else [source, shape_key(source)]
+            for s in (result_of.get(v, v) for v in shaped):
+                if s in sources and s in undef and s not in active and s not in carriers and can_carry_derivative(s):
+                    carriers.add(s)
+                    work.append(s)
+    return carriers, undef | {a for a, r in result_of.items() if r in undef}

@@ -138,10 +138,10 @@ class _Rewriter:
                 combined = _append(kept, op, op.name, [spread[0][0], spread[1][0]], scalar=True)
                 return _append(kept, op, "broadcast_to", [combined, spread[0][1]])
         if op.name in ("mul", "div"):
-            scalar = _broadcast_scalar(args[0], out) if op.name == "mul" else None
+            scalar = _broadcast_scalar(args[0], args[1], out) if op.name == "mul" else None
             if scalar is not None:  # broadcast_to(c, shape(y)) * y  ->  c * y
                 return _append(kept, op, "mul", [scalar, args[1]])
-            scalar = _broadcast_scalar(args[1], out)
+            scalar = _broadcast_scalar(args[1], args[0], out)
             if scalar is not None:
                 return _append(kept, op, op.name, [args[0], scalar])
         if op.name == "mul":
@@ -176,15 +176,22 @@ class _Rewriter:
         return None
 
 
-def _broadcast_scalar(v: Value, out: Value) -> Value | None:
-    """``c`` when ``v`` is ``broadcast_to(c, s)`` of a scalar ``c`` to a shape ``out`` surely has."""
+def _broadcast_scalar(v: Value, other: Value, out: Value) -> Value | None:
+    """``c`` when ``v`` is ``broadcast_to(c, s)`` of a scalar ``c`` and ``out = v (op) other``
+    needs no broadcast for its shape.
+
+    It is ``other`` that must surely have ``out``'s shape: dropping the broadcast leaves
+    ``c (op) other``, shaped like ``other``. That ``v`` has ``out``'s shape is not enough:
+    with ``other`` a number, ``c (op) other`` would be a number where an array is due.
+    """
     op = v.op
     if op is None or op.name != "broadcast_to":
         return None
     c = op.operands[0]
-    if not (isinstance(c.type, Tensor) and c.type.rank == 0) or shape_key(v) is not shape_key(out):
+    if not (isinstance(c.type, Tensor) and c.type.rank == 0):
         return None
-    return c
+    numbers = isinstance(out.type, Tensor) and out.type.rank == 0
+    return c if numbers or shape_key(other) is shape_key(out) else None
 
 
 def _spread_over(v: Value) -> tuple[Value, Value] | None:
