@@ -49,3 +49,13 @@ def test_cold_and_warm_starts_answer() -> None:
     for data in starts.values():
         assert "error" not in data, data
         assert float(data["first_call_s"]) > 0 and float(data["second_call_s"]) > 0
+
+
+def test_call_overhead_runs_every_entry_and_checks_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import overhead
+
+    assert overhead.main(["--repeats", "1"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("python", "ad.jit [llvm]", "ad.grad [python]", "ad.grad [llvm]"):
+        assert f"\n{name} " in printed
+    assert "WRONG" not in printed

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 DTYPES = ("bool", "i64", "f64")  # ordered by promotion
 
 
@@ -124,8 +126,9 @@ def join(a: Type, b: Type) -> Type:
 
 def type_of_python_value(value: object) -> Type:
     """The IR type of a run-time argument (the call signature a function is specialised to)."""
-    import numpy as np
-
+    exact = _EXACT.get(type(value))  # the usual scalars, at the cost of one lookup
+    if exact is not None:
+        return exact
     if isinstance(value, (bool, np.bool_)):
         return BOOL
     if isinstance(value, (int, np.integer)):
@@ -145,3 +148,6 @@ def type_of_python_value(value: object) -> Type:
     if value is None:
         return NONE
     raise TypeError(f"values of type {type(value).__name__} are not supported")
+
+
+_EXACT: dict[type, Type] = {float: F64, int: I64, bool: BOOL}

@@ -15,7 +15,17 @@ from ..errors import ADTypeError
 from ..ir.clone import clone_function
 from ..ir.core import Function, Op, Region
 from ..ir.ops import OPS
-from ..ir.types import NONE, NoneT, Tensor, TupleT, Type, TypeJoinError, broadcast_rank, join
+from ..ir.types import (
+    NONE,
+    NoneT,
+    Tensor,
+    TupleT,
+    Type,
+    TypeJoinError,
+    broadcast_rank,
+    join,
+    type_of_python_value,
+)
 
 _MAX_ITERATIONS = 20
 
@@ -142,8 +152,6 @@ def _loop(op: Op) -> None:
 
 def arg_types_of(values: Sequence[object]) -> list[Type]:
     """The call signature of run-time arguments."""
-    from ..ir.types import type_of_python_value
-
     return [type_of_python_value(v) for v in values]
 
 

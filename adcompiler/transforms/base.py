@@ -82,14 +82,16 @@ class Transformed:
 
     def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
         """Arguments in parameter order, defaults filled in (the root function's signature)."""
-        sig = inspect.signature(self.root)
         extra = self._n_extra_args()
+        if not kwargs and self._n_positional >= 0 and len(args) == self._n_positional + extra:
+            # the usual call, every argument by position: nothing to bind
+            return list(args)
         if extra:
             args, tail = args[:-extra], args[-extra:]
         else:
             tail = ()
         try:
-            bound = sig.bind(*args, **kwargs)
+            bound = self._signature.bind(*args, **kwargs)
         except TypeError as e:
             raise TypeError(f"{self.__name__}: {e}") from None
         bound.apply_defaults()
@@ -97,6 +99,18 @@ class Transformed:
 
     def _n_extra_args(self) -> int:
         return 0
+
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:
+        return inspect.signature(self.root)
+
+    @functools.cached_property
+    def _n_positional(self) -> int:
+        """How many arguments a call passing all of them by position has (-1: no such call,
+        the function takes ``*args`` or keyword-only parameters)."""
+        kinds = [p.kind for p in self._signature.parameters.values()]
+        plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return len(kinds) if all(k in plain for k in kinds) else -1
 
     def _compile(self, key: tuple, args: Sequence[Any] | None = None) -> Callable:
         """The compiled code for the signature ``key`` (``args``: a sample call, which the
