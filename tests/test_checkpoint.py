@@ -114,3 +114,7 @@ def test_auto_checkpoints_beyond_the_default_budget(monkeypatch):
     g = ad.grad(uf.pendulum, wrt=(0, 1))
     _close(g(0.3, 1.2, 200), ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=None)(0.3, 1.2, 200))
     assert "Revolve" in str(g.plan(0.3, 1.2, 200)) and "tape" in str(g.plan(0.3, 1.2, 50))
+    # the checkpointed variant is compiled as the user asked: jit's options reach it
+    fast = ad.jit(g, fastmath=True)
+    _close(fast(0.3, 1.2, 200), g(0.3, 1.2, 200))
+    assert " fast " in fast._auto_budgeted.llvm_ir

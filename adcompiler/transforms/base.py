@@ -122,10 +122,16 @@ class Transformed:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._bind(args, kwargs)
+        return self._call_bound(values, self._signature_of(values))
+
+    def _signature_of(self, values: list[Any]) -> tuple:
+        """The types of bound arguments: the key of a specialisation."""
         try:
-            key = tuple(arg_types_of(values))
+            return tuple(arg_types_of(values))
         except TypeError as e:
             raise ADError(f"{self.__name__}: {e}") from None
+
+    def _call_bound(self, values: list[Any], key: tuple) -> Any:
         compiled = self._compile(key, values)
         self._last = key
         return compiled(*values)

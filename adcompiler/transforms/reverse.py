@@ -17,7 +17,6 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Value
 from ..ir.types import UNKNOWN, Tensor, TupleT
 from ..passes.simplify import simplify
-from ..passes.typeinfer import arg_types_of
 from .base import Options, Transformed, WrtSpec, has_tapes, resolve_wrt
 from .forward import ForwardDerivative
 from .plan import MemoryPlan, loop_report
@@ -45,34 +44,35 @@ class Derivative(Transformed):
     def plan(self, *args: Any, **kwargs: Any) -> MemoryPlan:
         """What the reverse sweep will keep in memory for these arguments, before running it:
         per loop, the strategy, the bytes stored and the iterations recomputed."""
-        if self.options.checkpoint == "auto" and self._tape_over_budget(args, kwargs):
-            return self._auto_budgeted.plan(*args, **kwargs)  # what "auto" does then
-        return self._plan(args, kwargs)
-
-    def _plan(self, args: tuple, kwargs: dict) -> MemoryPlan:
         values = self._bind(args, kwargs)
-        key = tuple(arg_types_of(values))
+        key = self._signature_of(values)
+        if self.options.checkpoint == "auto" and self._tape_over_budget(values, key):
+            return self._auto_budgeted._plan(values, key)  # what "auto" does then
+        return self._plan(values, key)
+
+    def _plan(self, values: list[Any], key: tuple) -> MemoryPlan:
         self.typed_ir(key)
         primal_values = values[:-1] if self.kind == "vjp" else values
         primal = self.of.typed_ir(key[:-1] if self.kind == "vjp" else key)
         return MemoryPlan([loop_report(p, primal, primal_values) for p in self._loop_plans.get(key, [])])
 
-    def _tape_over_budget(self, args: tuple, kwargs: dict) -> bool:
+    def _tape_over_budget(self, values: list[Any], key: tuple) -> bool:
         """``checkpoint="auto"``: whether these arguments' tapes would outgrow the default
         budget (only loops whose trip count the arguments tell are estimated)."""
-        key = tuple(arg_types_of(self._bind(args, kwargs)))
         self.typed_ir(key)
         if not self._loop_plans.get(key):
             return False
-        total = self._plan(args, kwargs).total_bytes
+        total = self._plan(values, key).total_bytes
         return total is not None and total > AUTO_BUDGET
 
     @functools.cached_property
     def _auto_budgeted(self) -> Derivative:
-        """The same derivative, checkpointed (Revolve) to the default budget."""
+        """The same derivative, checkpointed (Revolve) to the default budget, compiled alike."""
         wrt = tuple(self.wrt) if self.many else self.wrt[0]
         options = dataclasses.replace(self.options, checkpoint=MemoryBudget(AUTO_BUDGET))
-        return Derivative(self.of, self.kind, wrt, self.backend, options)
+        budgeted = Derivative(self.of, self.kind, wrt, self.backend, options)
+        budgeted.compile_options = self.compile_options
+        return budgeted
 
     def _n_extra_args(self) -> int:
         return 1 if self.kind == "vjp" else 0
@@ -132,9 +132,12 @@ class Derivative(Transformed):
         return self._run(primal, *passes, ("simplify", simplify))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.options.checkpoint == "auto" and self._tape_over_budget(args, kwargs):
-            return self._auto_budgeted(*args, **kwargs)
-        result = super().__call__(*args, **kwargs)
+        values = self._bind(args, kwargs)
+        key = self._signature_of(values)  # bound and typed once, for the budget and the call
+        if self.options.checkpoint == "auto" and self._tape_over_budget(values, key):
+            result = self._auto_budgeted._call_bound(values, key)
+        else:
+            result = self._call_bound(values, key)
         if self.options.intermediates:  # the adjoints of named locals, by name
             result, bars = result
             return result, dict(zip(self.options.intermediates, bars))

@@ -47,38 +47,39 @@ class CompiledFunction:
     their own code, once.
     """
 
-    def __init__(self, fn: Function, options: dict[str, bool], pattern: Pattern) -> None:
+    def __init__(self, fn: Function, options: dict[str, bool], args: Sequence[Any] | None) -> None:
         self.__name__ = fn.name
         self._fn, self._options = fn, options
         self._pattern = pattern_of([p.type for p in fn.params])
-        self._calls: dict[Pattern, Callable[..., Any]] = {}
-        self._machines: dict[Pattern, jit.Machine] = {}  # own the code: alive as long as the callers
-        self._last = pattern
-        self._call = self._specialise(pattern)
+        #: per pattern: the machine code (kept alive as long as its caller) and the caller
+        self._code: dict[Pattern, tuple[jit.Machine, Callable[..., Any]]] = {}
+        self._last: Pattern = self._pattern(args) if args is not None else ()
+        self._call = self._specialise(self._last)
         self._only_scalars = not any(has_arrays(p.type) for p in fn.params)
 
     def _specialise(self, pattern: Pattern) -> Callable[..., Any]:
         machine, errors = _machine_code(self._fn, pattern, **self._options)
-        self._machines[pattern] = machine
-        call = self._calls[pattern] = make_caller(self._fn, machine.address("adc_entry"), errors)
+        call = make_caller(self._fn, machine.address("adc_entry"), errors)
+        self._code[pattern] = (machine, call)
         return call
 
     def __call__(self, *args: Any) -> Any:
         if self._only_scalars:  # one specialisation: no pattern to look for
             return self._call(*args)
         pattern = self._pattern(args)
-        call = self._calls.get(pattern) or self._specialise(pattern)
+        code = self._code.get(pattern)
+        call = code[1] if code is not None else self._specialise(pattern)
         self._last = pattern
         return call(*args)
 
     @property
     def llvm_ir(self) -> str:
         """The optimised LLVM IR of the code the last call ran."""
-        return self._machines[self._last].llvm_ir
+        return self._code[self._last][0].llvm_ir
 
     @property
     def asm(self) -> str:
-        return self._machines[self._last].asm
+        return self._code[self._last][0].asm
 
 
 def compile_function(
@@ -91,8 +92,7 @@ def compile_function(
 ) -> CompiledFunction:
     """Compile a typed IR function (raises ADTypeError naming what the backend cannot handle),
     specialised first to ``args`` (sample arguments) or else to arrays with no axis of length 1."""
-    pattern = pattern_of([p.type for p in fn.params])(args) if args is not None else ()
-    return CompiledFunction(fn, {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache}, pattern)
+    return CompiledFunction(fn, {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache}, args)
 
 
 def _machine_code(
