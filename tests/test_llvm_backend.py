@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from adcompiler.backends.llvm import LOWERINGS, compile_function
+from adcompiler.backends.llvm import compile_function
+from adcompiler.backends.llvm.lower import LOWERINGS
 from adcompiler.errors import ADTypeError
 from adcompiler.ir.builder import Builder
 from adcompiler.ir.core import Function, Region, Value

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import adcompiler as ad
-from adcompiler.backends.llvm import blas
+from adcompiler.backends.llvm import blas, native
 from benchmarks.problems.rosenbrock import rosenbrock
 from tests.test_llvm_backend import A1, A2, I64, jit
 
@@ -104,10 +104,11 @@ def test_matrix_products_use_blas_when_available():
 @pytest.mark.parametrize("source", ["numpy", "scipy"])
 def test_each_blas_source_computes_the_product(source, monkeypatch):
     """NumPy's ILP64 OpenBLAS and SciPy's LP64 BLAS, each called with its own integer width."""
-    found = blas._numpy_blas() if source == "numpy" else blas._scipy_blas()
+    found = native._numpy_blas() if source == "numpy" else native._scipy_blas()
     if found is None:
         pytest.skip(f"no BLAS from {source} on this machine")
     blas.register(found)
+    monkeypatch.setattr(native, "find", lambda: found)
     monkeypatch.setattr(blas, "find", lambda: found)
     fn = _matvec()
     assert f"adc_dgemm{found.int_bits}" in fn.llvm_ir

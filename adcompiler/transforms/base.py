@@ -116,8 +116,7 @@ class Transformed:
         """The compiled code for the signature ``key`` (``args``: a sample call, which the
         LLVM backend specialises to first)."""
         if key not in self._compiled:
-            fn = self.typed_ir(key)
-            self._compiled[key] = _compile(fn, self.backend, self, args)
+            self._compiled[key] = _compile(self, key, args)
         return self._compiled[key]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -210,16 +209,22 @@ def _rebuild(cls: type, args: tuple, backend: str, compile_options: tuple) -> Tr
     return made
 
 
-def _compile(fn: Function, backend: str, owner: Transformed, args: Sequence[Any] | None) -> Callable:
-    if backend == "python":
+def _compile(owner: Transformed, key: tuple, args: Sequence[Any] | None) -> Callable:
+    if owner.backend == "python":
         from ..backends.python import compile_module, emit_module
 
+        fn = owner.typed_ir(key)
         return compile_module(emit_module(fn, docstring=owner._docstring()), fn.name)
-    if backend == "llvm":
-        from ..backends.llvm import compile_function
+    if owner.backend == "llvm":
+        # no IR yet: the machine code may come from a warm cache entry, which needs none
+        from ..backends.llvm import CompiledFunction
+        from .warm import warm_key
 
-        return compile_function(fn, args=args, **dict(owner.compile_options))
-    raise ValueError(f"unknown backend {backend!r}: use 'python' or 'llvm'")
+        options = {"fastmath": False, "boundscheck": True, "cache": True, **dict(owner.compile_options)}
+        return CompiledFunction(
+            owner.__name__, list(key), lambda: owner.typed_ir(key), options, args, warm_key(owner, key)
+        )
+    raise ValueError(f"unknown backend {owner.backend!r}: use 'python' or 'llvm'")
 
 
 # ----------------------------------------------------------------------------- primal

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.core import Function
+from ..ir.interp import Slice
 from ..ir.types import Tensor
 
 
@@ -48,40 +49,66 @@ def _nbytes(value: Any) -> int:
     return int(np.asarray(value).nbytes) if value is not None else 8
 
 
-def loop_report(plan: Any, primal: Function, args: list[Any]) -> LoopReport:
-    from ..ad.checkpoint import MemoryBudget, Revolve, optimal_advances
-    from ..ir.interp import evaluate
+@dataclass
+class LoopShape:
+    """What the report of one loop needs, without the IR (a warm cache entry stores it): the
+    loop's bounds and initial carried values as a :class:`~..ir.interp.Slice` of the primal,
+    and which carried values are taped."""
 
-    op = plan.op
-    iterations = None
-    if op.name == "for":
-        lo, hi, step = (evaluate(primal, v, args) for v in op.operands[:3])
-        if None not in (lo, hi, step):
-            iterations = len(range(int(lo), int(hi), int(step)))
-    inits = op.operands[3:] if op.name == "for" else op.operands
-    carried = op.regions[-1].args[(1 if op.name == "for" else 0):]
-    sizes = {a: _nbytes(evaluate(primal, init, args)) for a, init in zip(carried, inits)}
-    where = f"loop at line {plan.line}" if plan.line else "loop"
-    count = f"{iterations:,} iterations" if iterations is not None else "a trip count known only when it runs"
-    if plan.policy is None:
-        # carried values have the sizes of their initial values; stored intermediates that are
-        # arrays (a matrix product...) are sized only when the loop runs
-        unsized = [v for v in plan.taped if v not in sizes and not (isinstance(v.type, Tensor) and v.type.rank == 0)]
-        each = sum(sizes.get(v, 8) for v in plan.taped if v not in unsized)
-        total = None if iterations is None or unsized else each * iterations
-        size = _human(total) if total is not None else f"{_human(each)} per iteration"
-        if unsized:
-            size += " plus " + ", ".join(v.hint or f"the result of line {plan.line}" for v in unsized)
-        text = f"{where}: {count}, tape {size}; the reverse sweep recomputes each iteration once (2 forward sweeps)"
-        return LoopReport(plan.line, "tape", each, iterations, total, 2.0, text)
-    each = sum(sizes.values())
-    k = plan.policy.snapshots if isinstance(plan.policy, Revolve) else max(2, plan.policy.bytes // max(each, 1))
-    total = k * each
-    sweeps = None if iterations is None else 2.0 + optimal_advances(iterations, k) / max(iterations, 1)
-    budget = f" (budget {_human(plan.policy.bytes)})" if isinstance(plan.policy, MemoryBudget) else ""
-    rerun = f", {sweeps:.2f} forward sweeps" if sweeps is not None else ""
-    text = f"{where}: {count}, Revolve with {k} snapshots of {_human(each)}: {_human(total)}{budget}{rerun}"
-    return LoopReport(plan.line, "revolve", each, iterations, total, sweeps, text)
+    line: int | None
+    policy: Any  # None (tapes), Revolve or MemoryBudget
+    is_for: bool
+    #: computes [lo, hi, step] (for loops) and then the carried values' initial values
+    inputs: Slice
+    #: per taped value: its place among the carried values (None: not carried), whether it
+    #: is a scalar, its name
+    taped: list[tuple[int | None, bool, str | None]]
+
+    @classmethod
+    def of(cls, plan: Any, primal: Function) -> LoopShape:
+        op = plan.op
+        is_for = op.name == "for"
+        inits = op.operands[3:] if is_for else op.operands
+        carried = op.regions[-1].args[(1 if is_for else 0) :]
+        bounds = list(op.operands[:3]) if is_for else []
+        place = {id(a): k for k, a in enumerate(carried)}
+        taped = [
+            (place.get(id(v)), isinstance(v.type, Tensor) and v.type.rank == 0, v.hint) for v in plan.taped
+        ]
+        return cls(plan.line, plan.policy, is_for, Slice(primal, [*bounds, *inits]), taped)
+
+    def report(self, args: list[Any]) -> LoopReport:
+        from ..ad.checkpoint import MemoryBudget, Revolve, optimal_advances
+
+        values = self.inputs.run(args)
+        iterations = None
+        if self.is_for:
+            (lo, hi, step), values = values[:3], values[3:]
+            if None not in (lo, hi, step):
+                iterations = len(range(int(lo), int(hi), int(step)))
+        sizes = [_nbytes(v) for v in values]
+        where = f"loop at line {self.line}" if self.line else "loop"
+        count = f"{iterations:,} iterations" if iterations is not None else "a trip count known only when it runs"
+        if self.policy is None:
+            # carried values have the sizes of their initial values; stored intermediates that
+            # are arrays (a matrix product...) are sized only when the loop runs
+            unsized = [hint for k, scalar, hint in self.taped if k is None and not scalar]
+            each = sum(8 if k is None else sizes[k] for k, scalar, _ in self.taped if k is not None or scalar)
+            total = None if iterations is None or unsized else each * iterations
+            size = _human(total) if total is not None else f"{_human(each)} per iteration"
+            if unsized:
+                size += " plus " + ", ".join(hint or f"the result of line {self.line}" for hint in unsized)
+            text = f"{where}: {count}, tape {size}; the reverse sweep recomputes each iteration once (2 forward sweeps)"
+            return LoopReport(self.line, "tape", each, iterations, total, 2.0, text)
+        each = sum(sizes)
+        policy = self.policy
+        k = policy.snapshots if isinstance(policy, Revolve) else max(2, policy.bytes // max(each, 1))
+        total = k * each
+        sweeps = None if iterations is None else 2.0 + optimal_advances(iterations, k) / max(iterations, 1)
+        budget = f" (budget {_human(policy.bytes)})" if isinstance(policy, MemoryBudget) else ""
+        rerun = f", {sweeps:.2f} forward sweeps" if sweeps is not None else ""
+        text = f"{where}: {count}, Revolve with {k} snapshots of {_human(each)}: {_human(total)}{budget}{rerun}"
+        return LoopReport(self.line, "revolve", each, iterations, total, sweeps, text)
 
 
 def _human(n: int) -> str:

@@ -19,7 +19,8 @@ from ..ir.types import UNKNOWN, Tensor, TupleT
 from ..passes.simplify import simplify
 from .base import Options, Transformed, WrtSpec, has_tapes, resolve_wrt
 from .forward import ForwardDerivative
-from .plan import MemoryPlan, loop_report
+from .plan import LoopShape, MemoryPlan
+from .warm import warm_key
 
 
 class Derivative(Transformed):
@@ -35,7 +36,8 @@ class Derivative(Transformed):
         self.options = options
         self.param_names = list(inspect.signature(self.root).parameters)
         self.wrt, self.many = resolve_wrt(wrt, self.param_names, of.__name__)
-        self._loop_plans: dict[tuple, list] = {}
+        #: per signature: the loops whose reverse sweep stores something
+        self._loops: dict[tuple, list[LoopShape]] = {}
 
     @property
     def __name__(self) -> str:
@@ -51,16 +53,29 @@ class Derivative(Transformed):
         return self._plan(values, key)
 
     def _plan(self, values: list[Any], key: tuple) -> MemoryPlan:
-        self.typed_ir(key)
         primal_values = values[:-1] if self.kind == "vjp" else values
-        primal = self.of.typed_ir(key[:-1] if self.kind == "vjp" else key)
-        return MemoryPlan([loop_report(p, primal, primal_values) for p in self._loop_plans.get(key, [])])
+        return MemoryPlan([loop.report(primal_values) for loop in self._loops_of(key)])
+
+    def _loops_of(self, key: tuple) -> list[LoopShape]:
+        """The loops of the specialisation ``key``: from a warm cache entry (which spares
+        making the IR), else from the IR."""
+        if key not in self._loops:
+            from ..backends.llvm import cache
+
+            warm = warm_key(self, key) if self.backend == "llvm" else None
+            loops = cache.load_warm(f"{warm}\nloops") if warm is not None else None
+            if loops is None:
+                self.typed_ir(key)  # records the loops
+                loops = self._loops.setdefault(key, [])
+                if warm is not None:
+                    cache.store_warm(f"{warm}\nloops", loops)
+            self._loops[key] = loops
+        return self._loops[key]
 
     def _tape_over_budget(self, values: list[Any], key: tuple) -> bool:
         """``checkpoint="auto"``: whether these arguments' tapes would outgrow the default
         budget (only loops whose trip count the arguments tell are estimated)."""
-        self.typed_ir(key)
-        if not self._loop_plans.get(key):
+        if not self._loops_of(key):
             return False
         total = self._plan(values, key).total_bytes
         return total is not None and total > AUTO_BUDGET
@@ -125,11 +140,12 @@ class Derivative(Transformed):
                 result = b.tuple(result, b.tuple(*bars))
             return result
 
-        self._loop_plans[arg_types] = ad.loop_plans
         passes = [("reverse", lambda fn: ad.build(self.__name__, seeds, pack))]
         if self.options.debug:
             passes.append(("debug", lambda fn: insert_checks(fn, lambda k: "forward" if k < ad.forward_end else "reverse")))
-        return self._run(primal, *passes, ("simplify", simplify))
+        derivative = self._run(primal, *passes, ("simplify", simplify))
+        self._loops[arg_types] = [LoopShape.of(plan, primal) for plan in ad.loop_plans]
+        return derivative
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._bind(args, kwargs)

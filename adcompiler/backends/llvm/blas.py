@@ -18,17 +18,14 @@ The Fortran interface is column-major; a row-major ``C = A @ B`` is computed as
 
 from __future__ import annotations
 
-import ctypes
-import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import llvmlite.binding as llvm
-import numpy as np
 from llvmlite import ir
 
+from . import native
+from .native import ROUTINES, Blas, find
 from .types import F64, I8, I64, ArrayVal
 
 if TYPE_CHECKING:
@@ -36,68 +33,12 @@ if TYPE_CHECKING:
 
 _ZERO, _ONE = ir.Constant(I64, 0), ir.Constant(I64, 1)
 
-#: the routines used, and their names in NumPy's bundled OpenBLAS (ILP64), newest wheels first
-ROUTINES = ("dgemm", "dgemv")
-_NUMPY_NAMES = ("scipy_{}_64_", "{}_64_")
-
-
-@dataclass(frozen=True)
-class Blas:
-    """Where ``dgemm`` and ``dgemv`` are and how wide their integer arguments are."""
-
-    addresses: tuple[int, ...]  # in the order of ROUTINES
-    int_bits: int  # 64 for ILP64 builds (NumPy's own), 32 for LP64 (SciPy's)
-    origin: str  # part of the cache key: object code is built for one integer width
-
-    @property
-    def int_type(self) -> ir.IntType:
-        return ir.IntType(self.int_bits)
-
-    def symbol(self, routine: str) -> str:
-        """What object code calls: named by integer width, so no code calls the wrong build."""
-        return f"adc_{routine}{self.int_bits}"
-
-
-@functools.cache
-def find() -> Blas | None:
-    """NumPy's own BLAS, else SciPy's, else None."""
-    return _numpy_blas() or _scipy_blas()
-
-
-def _numpy_blas() -> Blas | None:
-    package = Path(np.__file__).parent
-    for lib in sorted([*package.parent.glob("numpy.libs/*openblas*"), *package.glob(".dylibs/*openblas*")]):
-        try:
-            handle = ctypes.CDLL(str(lib))
-        except OSError:
-            continue
-        for pattern in _NUMPY_NAMES:
-            fns = [getattr(handle, pattern.format(r), None) for r in ROUTINES]
-            if all(fn is not None for fn in fns):
-                addresses = tuple(ctypes.cast(fn, ctypes.c_void_p).value or 0 for fn in fns)
-                return Blas(addresses, 64, f"{lib.name}:{pattern}")
-    return None
-
-
-def _scipy_blas() -> Blas | None:
-    try:
-        from scipy.linalg import cython_blas
-    except ImportError:
-        return None
-    api = ctypes.pythonapi
-    api.PyCapsule_GetName.restype = ctypes.c_char_p
-    api.PyCapsule_GetName.argtypes = [ctypes.py_object]
-    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    capsules = [cython_blas.__pyx_capi__[r] for r in ROUTINES]
-    addresses = tuple(api.PyCapsule_GetPointer(c, api.PyCapsule_GetName(c)) for c in capsules)
-    return Blas(addresses, 32, "scipy")
-
-
 def register(found: Blas | None) -> None:
-    """Tell the JIT linker where the routines are (before object code calling them loads)."""
+    """Tell both linkers (LLVM's and :mod:`.loader`) where the routines are, before object code
+    calling them loads."""
     if found is not None:
         for routine, address in zip(ROUTINES, found.addresses):
+            native.add_symbol(found.symbol(routine), address)
             llvm.add_symbol(found.symbol(routine), address)
 
 
@@ -238,7 +179,7 @@ def _call(lw: Lowerer, found: Blas, routine: str, flags: list[ir.Value], args: l
     """Call a Fortran BLAS routine: every argument by reference -- the flags (chars), then
     ``args``: i64 values become BLAS integers, doubles and pointers to doubles pass as they are."""
     b = lw.builder
-    int_type = found.int_type
+    int_type = ir.IntType(found.int_bits)
 
     def slot(ty: ir.Type, value: ir.Value) -> ir.Value:
         ptr = lw.alloca(ty)

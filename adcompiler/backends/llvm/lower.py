@@ -39,11 +39,9 @@ from .types import (
     unsupported,
     zero_value,
 )
+from .wrapper import Pattern
 
 Rule = Callable[["Lowerer", Op], Any]
-#: per array parameter (tuples flattened, in order): which axes have length 1, or None for
-#: none; ``()`` when no axis of any array parameter has length 1
-Pattern = tuple[tuple[bool, ...] | None, ...]
 
 
 class Lowerer:
@@ -128,7 +126,9 @@ class Lowerer:
         self.entry_builder.branch(body)
         return core
 
-    def _param_value(self, t: Type, leaves: Iterator[ir.Value], ones: Iterator[tuple[bool, ...] | None]) -> Lowered:
+    def _param_value(
+        self, t: Type, leaves: Iterator[ir.Value], ones: Iterator[tuple[bool, ...] | None]
+    ) -> Lowered:
         """A parameter from its leaves. The call's :func:`pattern_of` says which axes have
         length 1: those become the constant 1, the others are known not to be 1, so that
         broadcasting is decided here rather than by every loop at run time."""
@@ -342,47 +342,6 @@ class Lowerer:
         return self.scalar(v, "i64")
 
 
-def pattern_of(params: Sequence[Type]) -> Callable[[Sequence[Any]], Pattern]:
-    """The function computing a call's :data:`Pattern` from its arguments (it runs on every
-    call of a compiled function with array parameters: the usual case returns early)."""
-
-    def leaf(t: Type) -> Callable[[Any], list]:
-        if isinstance(t, TupleT):
-            parts = [leaf(e) for e in t.elts]
-            return lambda value: [x for part, v in zip(parts, value) for x in part(v)]
-        if isinstance(t, Tensor) and t.rank:
-            rank = t.rank
-
-            def axes(value: Any) -> list:
-                shape = value.shape if type(value) is np.ndarray else np.shape(value)
-                if 1 not in shape or len(shape) != rank:  # a wrong rank fails in the call itself
-                    return [None]
-                return [tuple(d == 1 for d in shape)]
-
-            return axes
-        return lambda value: []
-
-    getters = [leaf(t) for t in params]
-
-    def pattern(args: Sequence[Any]) -> Pattern:
-        axes = tuple(x for get, value in zip(getters, args) for x in get(value))
-        return axes if any(axes) else ()  # the usual case: no axis of length 1
-
-    if any(isinstance(t, TupleT) for t in params):
-        return pattern
-    arrays = [k for k, t in enumerate(params) if isinstance(t, Tensor) and t.rank]
-
-    def usual(args: Sequence[Any]) -> Pattern:
-        """The same, returning at once in the usual case (arrays only at the top level)."""
-        for k in arrays:
-            a = args[k]
-            if 1 in (a.shape if type(a) is np.ndarray else np.shape(a)):
-                return pattern(args)
-        return ()
-
-    return usual
-
-
 def param_leaf_types(t: Type) -> list[ir.Type]:
     """How ``adc_core`` receives a parameter of type ``t``: leaves without meminfo (borrowed)."""
     if isinstance(t, Tensor) and t.rank:
@@ -390,8 +349,6 @@ def param_leaf_types(t: Type) -> list[ir.Type]:
     if isinstance(t, TupleT):
         return [lt for e in t.elts for lt in param_leaf_types(e)]
     return leaf_types(t)
-
-
 
 
 def _check_types(fn: Function) -> None:

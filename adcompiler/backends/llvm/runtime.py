@@ -27,7 +27,7 @@ import ctypes.util
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from . import blas
+from . import native
 from .types import F64, I1, I8P, I32, I64
 
 #: a block's header: reference count, previous and next block on the call's list
@@ -43,10 +43,6 @@ _LIBC = {
     "free": (ir.VoidType(), [I8P]),
 }
 
-#: the process-wide count of live allocations, linked into every module as ``adc_live``
-#: (updated without atomics: compiled code and ``_Owner`` only run holding the GIL)
-LIVE = ctypes.c_int64(0)
-
 #: math functions that only exist in libm; everything else goes through LLVM intrinsics
 _LIBM = {"expm1", "log1p", "sinh", "cosh", "tanh", "tan", "atan", "asin", "acos", "atan2"}
 
@@ -59,14 +55,9 @@ def load_native_libraries() -> None:
         path = ctypes.util.find_library(name)
         if path:
             llvm.load_library_permanently(path)
-    llvm.add_symbol("adc_live", ctypes.addressof(LIVE))
-    blas.register(blas.find())
+    for name, address in native.symbols().items():
+        llvm.add_symbol(name, address)
     load_native_libraries.done = True  # type: ignore[attr-defined]
-
-
-def live_allocations() -> int:
-    """How many arrays and tapes compiled code allocated that are not freed yet (in this process)."""
-    return LIVE.value
 
 
 class Runtime:

@@ -1,11 +1,6 @@
-"""The calling convention: Python arguments in, Python floats and NumPy arrays out.
+"""The calling convention, Python side: Python arguments in, Python floats and NumPy arrays out.
 
-Native side, ``adc_entry(abi args..., record*) -> i32``: scalars arrive as ``double``,
-``i64`` or ``i8`` (bool); an array arrives as its ``PyArrayObject*``, whose data pointer,
-shape and strides the entry reads straight from the object (the layout NumPy has kept since
-1.7, checked once at import) -- no Python-side unboxing. Tuples are flattened.
-
-Python side, one ctypes ``PYFUNCTYPE`` call: the GIL stays held, so one preallocated result
+The native side is ``adc_entry`` (:mod:`.entry`). Here: one ctypes ``PYFUNCTYPE`` call: the GIL stays held, so one preallocated result
 record per function is safe. Array arguments are checked by dtype identity and rank (and
 converted only when they differ); returned arrays wrap the native block without a copy, and
 their base object drops its reference when NumPy frees the array.
@@ -15,30 +10,31 @@ from __future__ import annotations
 
 import ctypes
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
 
-from ...ir.core import Function
+from ...errors import ADTypeError
 from ...ir.types import NoneT, Tensor, TupleT, Type
-from .runtime import LIVE
-from .types import ELEMENT, I1, I8, I8P, I32, I64, ITEMSIZE, SCALAR, leaf_types, unsupported
+from .native import LIVE
 
 _NUMPY = {"f64": np.dtype(np.float64), "i64": np.dtype(np.int64), "bool": np.dtype(np.bool_)}
 _CTYPE = {"f64": ctypes.c_double, "i64": ctypes.c_int64, "bool": ctypes.c_bool}
 #: byte offsets in PyArrayObject of: data, dimensions, strides
-_DATA, _DIMS, _STRIDES = 16, 32, 40
+ARRAY_DATA, ARRAY_DIMS, ARRAY_STRIDES = 16, 32, 40
+#: per array parameter (tuples flattened, in order): which axes have length 1, or None for
+#: none; ``()`` when no axis of any array parameter has length 1
+Pattern = tuple[tuple[bool, ...] | None, ...]
 
 
 def _numpy_layout_ok() -> bool:
     a = np.zeros((3, 4))[:, ::2]
     base = id(a)
-    dims = ctypes.c_void_p.from_address(base + _DIMS).value
-    strides = ctypes.c_void_p.from_address(base + _STRIDES).value
+    dims = ctypes.c_void_p.from_address(base + ARRAY_DIMS).value
+    strides = ctypes.c_void_p.from_address(base + ARRAY_STRIDES).value
     return (
-        ctypes.c_void_p.from_address(base + _DATA).value == a.ctypes.data
+        ctypes.c_void_p.from_address(base + ARRAY_DATA).value == a.ctypes.data
         and tuple((ctypes.c_int64 * 2).from_address(dims)) == a.shape
         and tuple((ctypes.c_int64 * 2).from_address(strides)) == a.strides
     )
@@ -47,73 +43,17 @@ def _numpy_layout_ok() -> bool:
 _LAYOUT_OK = _numpy_layout_ok()
 
 
-# --------------------------------------------------------------------------- native entry
-def abi_types(t: Type) -> list[ir.Type]:
-    if isinstance(t, Tensor):
-        if t.rank:
-            return [I8P]
-        return [I8 if t.dtype == "bool" else SCALAR[t.dtype]]
-    if isinstance(t, TupleT):
-        return [a for e in t.elts for a in abi_types(e)]
-    return []
-
-
-def build_entry(fn: Function, module: ir.Module, core: ir.Function, errors: list) -> None:
-    """``adc_entry``: unbox the ABI arguments into ``adc_core``'s parameters and call it."""
-    record_ptr = core.args[-1].type
-    fnty = ir.FunctionType(I32, [a for p in fn.params for a in abi_types(p.type)] + [record_ptr])
-    entry = ir.Function(module, fnty, "adc_entry")
-    b = ir.IRBuilder(entry.append_basic_block("entry"))
-    args = iter(entry.args[:-1])
-    core_args: list[ir.Value] = []
-    misaligned = ir.Constant(I1, 0)
-    for p in fn.params:
-        misaligned = b.or_(misaligned, _unbox(b, p.type, args, core_args))
-    if any(isinstance(p.type, Tensor) and p.type.rank for p in fn.params):
-        errors.append((ValueError, "array strides must be multiples of the item size"))
-        code = ir.Constant(I32, len(errors))
-        with b.if_then(misaligned, likely=False):
-            b.ret(code)
-    b.ret(b.call(core, [*core_args, entry.args[-1]]))
-
-
-def _unbox(b: ir.IRBuilder, t: Type, args, out: list[ir.Value]) -> ir.Value:
-    """Append ``t``'s core parameters to ``out``; returns whether an array's strides are unusable."""
-    bad = ir.Constant(I1, 0)
-    if isinstance(t, TupleT):
-        for e in t.elts:
-            bad = b.or_(bad, _unbox(b, e, args, out))
-        return bad
-    if isinstance(t, NoneT):
-        return bad
-    arg = next(args)
-    if not t.rank:
-        out.append(b.trunc(arg, I1) if t.dtype == "bool" else arg)
-        return bad
-
-    def field(offset: int, ty: ir.Type) -> ir.Value:
-        return b.load(b.bitcast(b.gep(arg, [ir.Constant(I64, offset)]), ty.as_pointer()))
-
-    out.append(b.bitcast(field(_DATA, I8P), ELEMENT[t.dtype].as_pointer()))
-    dims, strides = field(_DIMS, I64.as_pointer()), field(_STRIDES, I64.as_pointer())
-    out.extend(b.load(b.gep(dims, [ir.Constant(I64, k)])) for k in range(t.rank))
-    size = ITEMSIZE[t.dtype]
-    for k in range(t.rank):
-        stride = b.load(b.gep(strides, [ir.Constant(I64, k)]))
-        if size > 1:
-            bad = b.or_(bad, b.icmp_signed("!=", b.srem(stride, ir.Constant(I64, size)), ir.Constant(I64, 0)))
-            stride = b.sdiv(stride, ir.Constant(I64, size))
-        out.append(stride)
-    return bad
-
-
 # --------------------------------------------------------------------------- Python side
-def _ctype(ty: ir.Type) -> Any:
-    if isinstance(ty, ir.PointerType):
-        return ctypes.c_void_p
-    if isinstance(ty, ir.DoubleType):
-        return ctypes.c_double
-    return {1: ctypes.c_bool, 8: ctypes.c_bool, 64: ctypes.c_int64}[ty.width]
+def _leaf_ctypes(t: Type) -> list[Any]:
+    """The fields of a result of type ``t`` in the record (see ``types.leaf_types``): a
+    scalar; an array's data, meminfo, shape and strides; a tuple's leaves."""
+    if isinstance(t, Tensor):
+        if t.rank == 0:
+            return [_CTYPE[t.dtype]]
+        return [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * (2 * t.rank)
+    if isinstance(t, TupleT):
+        return [c for e in t.elts for c in _leaf_ctypes(e)]
+    return []
 
 
 def _abi_ctypes(t: Type) -> list[Any]:
@@ -150,7 +90,7 @@ class _Owner:
 def _array_reader(dtype: str, rank: int, fields: list[str]) -> Callable[[Any], np.ndarray]:
     data_f, meminfo_f, *rest = fields
     shape_f, strides_f = rest[:rank], rest[rank:]
-    size, typestr = ITEMSIZE[dtype], _NUMPY[dtype].str
+    size, typestr = _NUMPY[dtype].itemsize, _NUMPY[dtype].str
 
     def read(record: Any) -> np.ndarray:
         interface = {
@@ -170,7 +110,7 @@ def _reader(t: Type, fields: list[str]) -> Callable[[Any], Any]:
     if isinstance(t, TupleT):
         readers, start = [], 0
         for e in t.elts:
-            n = len(leaf_types(e))
+            n = len(_leaf_ctypes(e))
             readers.append(_reader(e, fields[start : start + n]))
             start += n
         return lambda record: tuple(r(record) for r in readers)
@@ -203,27 +143,35 @@ def _argument(t: Type) -> Callable[[Any], list[Any]] | None:
 
 
 def make_caller(
-    fn: Function, address: int, errors: list[tuple[type[BaseException], str]]
+    name: str,
+    params: list[Type],
+    returns: list[Type],
+    address: int,
+    errors: list[tuple[type[BaseException], str]],
 ) -> Callable[..., Any]:
-    """The Python function calling ``adc_entry`` at ``address``."""
-    if not _LAYOUT_OK and any(isinstance(p.type, Tensor) and p.type.rank for p in fn.params):
-        raise unsupported("array arguments with this NumPy (unexpected PyArrayObject layout)", fn.loc)
-    leaves = [lt for r in fn.returns for lt in leaf_types(r.type)]
+    """The Python function calling ``adc_entry`` at ``address``: the code of function ``name``
+    taking arguments of types ``params`` and returning values of types ``returns``."""
+    if not _LAYOUT_OK and any(isinstance(t, Tensor) and t.rank for t in params):
+        raise ADTypeError(
+            "the LLVM backend cannot handle array arguments with this NumPy "
+            '(unexpected PyArrayObject layout); use backend="python"'
+        )
+    leaves = [c for t in returns for c in _leaf_ctypes(t)]
     record_type = type(
-        "Record", (ctypes.Structure,), {"_fields_": [(f"f{i}", _ctype(t)) for i, t in enumerate(leaves)]}
+        "Record", (ctypes.Structure,), {"_fields_": [(f"f{i}", c) for i, c in enumerate(leaves)]}
     )
-    argtypes = [c for p in fn.params for c in _abi_ctypes(p.type)]
+    argtypes = [c for t in params for c in _abi_ctypes(t)]
     cfunc = ctypes.PYFUNCTYPE(ctypes.c_int32, *argtypes, ctypes.c_void_p)(address)
     record = record_type()
     record_address = ctypes.addressof(record)  # an int converts faster than a pointer object
     readers, start = [], 0
-    for r in fn.returns:
-        n = len(leaf_types(r.type))
-        readers.append(_reader(r.type, [f"f{i}" for i in range(start, start + n)]))
+    for t in returns:
+        n = len(_leaf_ctypes(t))
+        readers.append(_reader(t, [f"f{i}" for i in range(start, start + n)]))
         start += n
     single = readers[0] if len(readers) == 1 else None
-    converters = [_argument(p.type) for p in fn.params]
-    nparams = len(fn.params)
+    converters = [_argument(t) for t in params]
+    nparams = len(params)
 
     def fail(status: int) -> None:
         exc, message = errors[status - 1]
@@ -233,7 +181,7 @@ def make_caller(
 
         def call(*args: Any) -> Any:
             if len(args) != nparams:
-                raise TypeError(f"{fn.name}() takes {nparams} arguments ({len(args)} given)")
+                raise TypeError(f"{name}() takes {nparams} arguments ({len(args)} given)")
             status = cfunc(*args, record_address)
             if status:
                 fail(status)
@@ -243,7 +191,7 @@ def make_caller(
 
     def call_general(*args: Any) -> Any:
         if len(args) != nparams:
-            raise TypeError(f"{fn.name}() takes {nparams} arguments ({len(args)} given)")
+            raise TypeError(f"{name}() takes {nparams} arguments ({len(args)} given)")
         flat: list[Any] = []
         for convert, value in zip(converters, args):
             if convert is None:
@@ -256,3 +204,44 @@ def make_caller(
         return single(record) if single else tuple(r(record) for r in readers)
 
     return call_general
+
+
+def pattern_of(params: Sequence[Type]) -> Callable[[Sequence[Any]], Pattern]:
+    """The function computing a call's :data:`Pattern` from its arguments (it runs on every
+    call of a compiled function with array parameters: the usual case returns early)."""
+
+    def leaf(t: Type) -> Callable[[Any], list]:
+        if isinstance(t, TupleT):
+            parts = [leaf(e) for e in t.elts]
+            return lambda value: [x for part, v in zip(parts, value) for x in part(v)]
+        if isinstance(t, Tensor) and t.rank:
+            rank = t.rank
+
+            def axes(value: Any) -> list:
+                shape = value.shape if type(value) is np.ndarray else np.shape(value)
+                if 1 not in shape or len(shape) != rank:  # a wrong rank fails in the call itself
+                    return [None]
+                return [tuple(d == 1 for d in shape)]
+
+            return axes
+        return lambda value: []
+
+    getters = [leaf(t) for t in params]
+
+    def pattern(args: Sequence[Any]) -> Pattern:
+        axes = tuple(x for get, value in zip(getters, args) for x in get(value))
+        return axes if any(axes) else ()  # the usual case: no axis of length 1
+
+    if any(isinstance(t, TupleT) for t in params):
+        return pattern
+    arrays = [k for k, t in enumerate(params) if isinstance(t, Tensor) and t.rank]
+
+    def usual(args: Sequence[Any]) -> Pattern:
+        """The same, returning at once in the usual case (arrays only at the top level)."""
+        for k in arrays:
+            a = args[k]
+            if 1 in (a.shape if type(a) is np.ndarray else np.shape(a)):
+                return pattern(args)
+        return ()
+
+    return usual

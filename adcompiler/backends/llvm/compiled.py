@@ -1,0 +1,202 @@
+"""A compiled function: machine code per pattern of its arguments, from the cache or from LLVM.
+
+The machine code is specialised to which axes of the array arguments have length 1
+(:func:`~.wrapper.pattern_of`): broadcasting is then decided at compile time, so the loops
+carry no zero-stride selects and the adjoints of broadcasts no run-time versions. Calls with
+another pattern (a column vector where there was a matrix, say) get their own code, once.
+
+Code comes, in order, from a *warm* cache entry (no IR needed: the function's IR is not
+even made), from an *object* cache entry (keyed by the printed IR), or from LLVM. Loading it
+goes through :mod:`.loader` where it can, else through LLVM's JIT linker. Only the last two
+ways import the compiler and llvmlite (see ``cache``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ...errors import NumericError
+from ...ir.core import Function
+from ...ir.types import Tensor, Type
+from . import cache, loader, native
+from .wrapper import Pattern, make_caller, pattern_of
+
+#: exceptions the compiled code raises, by name (the cache stores names)
+_EXCEPTIONS = {
+    e.__name__: e
+    for e in (IndexError, ZeroDivisionError, ValueError, AssertionError, MemoryError, NumericError)
+}
+Errors = list[tuple[type[BaseException], str]]
+
+
+class Code:
+    """Loaded machine code of one specialisation; keep it alive as long as its caller."""
+
+    def __init__(self, memory: Any, llvm_ir: str, errors: Errors) -> None:
+        self.memory = memory  # a loader.LoadedObject or a jit.LoadedByLLVM
+        self.llvm_ir = llvm_ir  # the optimised LLVM IR
+        self.errors = errors
+
+    @property
+    def asm(self) -> str:
+        from . import jit
+
+        return jit.assembly(self.llvm_ir)
+
+
+class WarmEntry(NamedTuple):
+    """What a warm start needs to call the code of a function it has not made the IR of."""
+
+    obj: str  # the object entry
+    name: str
+    params: tuple[Type, ...]
+    returns: tuple[Type, ...]
+
+
+class CompiledFunction:
+    """A compiled IR function; call it like the original.
+
+    ``ir`` makes the typed IR function (called only when no cache entry has the code);
+    ``warm_key`` is what the function is before its IR is made (None: no warm entries).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        params: Sequence[Type],
+        ir: Callable[[], Function],
+        options: dict[str, bool],
+        args: Sequence[Any] | None,
+        warm_key: str | None = None,
+    ) -> None:
+        self.__name__ = name
+        self._ir, self._options, self._warm_key = ir, options, warm_key
+        self._pattern = pattern_of(params)
+        #: per pattern: the machine code and its caller
+        self._code: dict[Pattern, tuple[Code, Callable[..., Any]]] = {}
+        self._last: Pattern = self._pattern(args) if args is not None else ()
+        self._call = self._specialise(self._last)
+        self._only_scalars = not any(isinstance(t, Tensor) and t.rank for t in params)
+
+    def _specialise(self, pattern: Pattern) -> Callable[..., Any]:
+        options = self._options
+        warm = None
+        if self._warm_key is not None and options["cache"]:
+            warm = f"{self._warm_key}\npattern={pattern}\n{sorted(options.items())}"
+        entry = cache.load_warm(warm) if warm is not None else None
+        code = _load(entry.obj) if entry is not None else None
+        if entry is None or code is None:
+            fn = self._ir()
+            obj, code = _machine_code(
+                fn, pattern, options["fastmath"], options["boundscheck"], options["cache"]
+            )
+            entry = WarmEntry(
+                obj, fn.name, tuple(p.type for p in fn.params), tuple(r.type for r in fn.returns)
+            )
+            if warm is not None:
+                cache.store_warm(warm, entry)
+        address = code.memory.address("adc_entry")
+        call = make_caller(entry.name, list(entry.params), list(entry.returns), address, code.errors)
+        self._code[pattern] = (code, call)
+        return call
+
+    def __call__(self, *args: Any) -> Any:
+        if self._only_scalars:  # one specialisation: no pattern to look for
+            return self._call(*args)
+        pattern = self._pattern(args)
+        code = self._code.get(pattern)
+        call = code[1] if code is not None else self._specialise(pattern)
+        self._last = pattern
+        return call(*args)
+
+    @property
+    def llvm_ir(self) -> str:
+        """The optimised LLVM IR of the code the last call ran."""
+        return self._code[self._last][0].llvm_ir
+
+    @property
+    def asm(self) -> str:
+        return self._code[self._last][0].asm
+
+
+def compile_function(
+    fn: Function,
+    *,
+    fastmath: bool = False,
+    boundscheck: bool = True,
+    cache: bool = True,
+    args: Sequence[Any] | None = None,
+) -> CompiledFunction:
+    """Compile a typed IR function (raises ADTypeError naming what the backend cannot handle),
+    specialised first to ``args`` (sample arguments) or else to arrays with no axis of length 1."""
+    options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache}
+    return CompiledFunction(fn.name, [p.type for p in fn.params], lambda: fn, options, args)
+
+
+def _machine_code(
+    fn: Function, pattern: Pattern, fastmath: bool, boundscheck: bool, use_cache: bool
+) -> tuple[str, Code]:
+    """The machine code of ``fn`` for one pattern, and the name of its object entry: from the
+    on-disk cache, else from LLVM."""
+    name = _object_key(fn, fastmath, boundscheck, pattern)
+    hit = _load(name) if use_cache else None
+    if hit is not None:
+        return name, hit
+    from llvmlite import ir
+
+    from . import jit
+    from .entry import build_entry
+    from .lower import Lowerer
+
+    module = ir.Module(name=fn.name)
+    lowerer = Lowerer(fn, module, fastmath=fastmath, boundscheck=boundscheck, ones=pattern)
+    core = lowerer.build()
+    errors = lowerer.errors
+    build_entry(fn, module, core, errors)
+    llvm_ir, obj = jit.compile_module(str(module))
+    meta = {"errors": [(e.__name__, m) for e, m in errors], "llvm_ir": llvm_ir}
+    if use_cache:
+        cache.store_object(name, obj, meta)
+    return name, Code(_link(obj), llvm_ir, errors)
+
+
+def _load(name: str) -> Code | None:
+    """The code of an object entry, loaded; None if there is no such entry."""
+    found = cache.load_object(name)
+    if found is None:
+        return None
+    obj, meta = found
+    errors = [(_EXCEPTIONS[e], message) for e, message in meta["errors"]]
+    return Code(_link(obj), meta["llvm_ir"], errors)
+
+
+def _link(obj: bytes) -> Any:
+    """Load an object file: by our loader where it handles the file, else by LLVM's."""
+    if loader.supported():
+        try:
+            return loader.load(obj, native.symbols())
+        except loader.LoadError:
+            pass
+    from . import jit
+
+    return jit.LoadedByLLVM(obj)
+
+
+def _object_key(fn: Function, fastmath: bool, boundscheck: bool, pattern: Pattern) -> str:
+    """The name of the object entry of ``fn``: its printed IR, plus what printing leaves out
+    (source positions and array constants), the options and the pattern."""
+    parts = [str(fn), f"fastmath={fastmath} boundscheck={boundscheck}", f"pattern={pattern}"]
+    for op in fn.walk():
+        parts.append(str(op.loc))
+        value = op.attrs.get("value")
+        if isinstance(value, np.ndarray):
+            parts.append(
+                value.dtype.str
+                + str(value.shape)
+                + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+            )
+    return cache.entry_name("\n".join(parts))

@@ -1,0 +1,75 @@
+"""The native entry point ``adc_entry``, which the Python side (:mod:`.wrapper`) calls.
+
+``adc_entry(abi args..., record*) -> i32``: scalars arrive as ``double``, ``i64`` or ``i8``
+(bool); an array arrives as its ``PyArrayObject*``, whose data pointer, shape and strides the
+entry reads straight from the object (the layout NumPy has kept since 1.7, checked once at
+import by :mod:`.wrapper`) -- no Python-side unboxing. Tuples are flattened.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ...ir.core import Function
+from ...ir.types import NoneT, Tensor, TupleT, Type
+from .types import ELEMENT, I1, I8, I8P, I32, I64, ITEMSIZE, SCALAR
+from .wrapper import ARRAY_DATA, ARRAY_DIMS, ARRAY_STRIDES
+
+
+def abi_types(t: Type) -> list[ir.Type]:
+    if isinstance(t, Tensor):
+        if t.rank:
+            return [I8P]
+        return [I8 if t.dtype == "bool" else SCALAR[t.dtype]]
+    if isinstance(t, TupleT):
+        return [a for e in t.elts for a in abi_types(e)]
+    return []
+
+
+def build_entry(fn: Function, module: ir.Module, core: ir.Function, errors: list) -> None:
+    """``adc_entry``: unbox the ABI arguments into ``adc_core``'s parameters and call it."""
+    record_ptr = core.args[-1].type
+    fnty = ir.FunctionType(I32, [a for p in fn.params for a in abi_types(p.type)] + [record_ptr])
+    entry = ir.Function(module, fnty, "adc_entry")
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    args = iter(entry.args[:-1])
+    core_args: list[ir.Value] = []
+    misaligned = ir.Constant(I1, 0)
+    for p in fn.params:
+        misaligned = b.or_(misaligned, _unbox(b, p.type, args, core_args))
+    if any(isinstance(p.type, Tensor) and p.type.rank for p in fn.params):
+        errors.append((ValueError, "array strides must be multiples of the item size"))
+        code = ir.Constant(I32, len(errors))
+        with b.if_then(misaligned, likely=False):
+            b.ret(code)
+    b.ret(b.call(core, [*core_args, entry.args[-1]]))
+
+
+def _unbox(b: ir.IRBuilder, t: Type, args, out: list[ir.Value]) -> ir.Value:
+    """Append ``t``'s core parameters to ``out``; returns whether an array's strides are unusable."""
+    bad = ir.Constant(I1, 0)
+    if isinstance(t, TupleT):
+        for e in t.elts:
+            bad = b.or_(bad, _unbox(b, e, args, out))
+        return bad
+    if isinstance(t, NoneT):
+        return bad
+    arg = next(args)
+    if not t.rank:
+        out.append(b.trunc(arg, I1) if t.dtype == "bool" else arg)
+        return bad
+
+    def field(offset: int, ty: ir.Type) -> ir.Value:
+        return b.load(b.bitcast(b.gep(arg, [ir.Constant(I64, offset)]), ty.as_pointer()))
+
+    out.append(b.bitcast(field(ARRAY_DATA, I8P), ELEMENT[t.dtype].as_pointer()))
+    dims, strides = field(ARRAY_DIMS, I64.as_pointer()), field(ARRAY_STRIDES, I64.as_pointer())
+    out.extend(b.load(b.gep(dims, [ir.Constant(I64, k)])) for k in range(t.rank))
+    size = ITEMSIZE[t.dtype]
+    for k in range(t.rank):
+        stride = b.load(b.gep(strides, [ir.Constant(I64, k)]))
+        if size > 1:
+            bad = b.or_(bad, b.icmp_signed("!=", b.srem(stride, ir.Constant(I64, size)), ir.Constant(I64, 0)))
+            stride = b.sdiv(stride, ir.Constant(I64, size))
+        out.append(stride)
+    return bad
