@@ -18,7 +18,6 @@ forward values from the typed primal IR, adjoints from the reverse-mode function
 
 from __future__ import annotations
 
-import html
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,13 +25,8 @@ from typing import Any
 import numpy as np
 
 from . import naming
-from .ad.reverse import ReverseAD
-from .ir.builder import Builder
-from .ir.clone import clone_region
 from .ir.core import Function, Op, Region, Value
-from .ir.interp import run
-from .ir.types import Tensor
-from .passes.typeinfer import arg_types_of
+from .ir.types import Tensor, type_of_python_value
 from .transforms import Transformed, as_transformed
 
 #: entries of an array shown in a label
@@ -48,7 +42,7 @@ def graph(f: Callable | Transformed, *args: Any, wrt: int | str | Sequence[int |
     """
     transformed = as_transformed(f)
     values = _bind(transformed.root, args) if not isinstance(f, Transformed) else list(args)
-    primal = transformed.typed_ir(tuple(arg_types_of(values)))
+    primal = transformed.typed_ir(tuple(type_of_python_value(v) for v in values))
     positions = _wrt_positions(primal, wrt)
     out = primal.returns[0]
     forward = _forward_values(primal, values)
@@ -90,6 +84,8 @@ def _top_values(region: Region) -> list[Value]:
 
 def _returning(fn: Function, region: Region, values: list[Value]) -> Function:
     """``fn`` with ``region`` as its body, made to return ``values`` as one tuple."""
+    from .ir.builder import Builder
+
     b = Builder(region, fn.loc)
     region.yields = [b.tuple(*values)]
     return Function(fn.name, region, list(fn.param_names), fn.loc)
@@ -97,6 +93,9 @@ def _returning(fn: Function, region: Region, values: list[Value]) -> Function:
 
 def _forward_values(primal: Function, args: list[Any]) -> dict[Value, Any]:
     """The value of every top-level primal value at ``args`` (a copy returns them all)."""
+    from .ir.clone import clone_region
+    from .ir.interp import run
+
     vmap: dict[Value, Value] = {}
     body = clone_region(primal.body, vmap)
     wanted = _top_values(primal.body)
@@ -106,6 +105,9 @@ def _forward_values(primal: Function, args: list[Any]) -> dict[Value, Any]:
 
 def _adjoint_values(primal: Function, args: list[Any], wrt: list[int]) -> dict[Value, Any]:
     """The adjoint of every top-level primal value that has one, seeding the output with 1."""
+    from .ad.reverse import ReverseAD
+    from .ir.interp import run
+
     ad = ReverseAD(primal, wrt)
     built = ad.build(
         f"adjoints_{primal.name}",
@@ -197,6 +199,8 @@ class _Drawer:
     # ---------------------------------------------------------------- nodes
     def node(self, v: Value, what: str, loc_text: str, pad: str) -> None:
         """A node for value ``v``: its name, what defines it, the line, value and adjoint."""
+        import html
+
         node_id = f"v{len(self.node_ids)}"
         self.node_ids[v] = node_id
         rows = [f"<b>{html.escape(self.name(v))}</b> = {html.escape(what)}"]

@@ -17,12 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ADError, NotDifferentiableError
-from ..frontend import parse_function
 from ..ir.core import Function
-from ..ir.types import DYN, Tensor, Type
-from ..passes.manager import PassManager
-from ..passes.simplify import simplify
-from ..passes.typeinfer import arg_types_of, infer_types
+from ..ir.types import DYN, Tensor, Type, type_of_python_value
 
 WrtSpec = int | str | Sequence[int | str]
 
@@ -58,6 +54,8 @@ class Transformed:
         self.timings: dict[str, float] = {}
 
     def _run(self, fn: Function, *passes: tuple[str, Callable[[Function], Function]]) -> Function:
+        from ..passes.manager import PassManager
+
         manager = PassManager(list(passes), self.timings)
         return manager.run(fn)
 
@@ -126,7 +124,7 @@ class Transformed:
     def _signature_of(self, values: list[Any]) -> tuple:
         """The types of bound arguments: the key of a specialisation."""
         try:
-            return tuple(arg_types_of(values))
+            return tuple(type_of_python_value(v) for v in values)
         except TypeError as e:
             raise ADError(f"{self.__name__}: {e}") from None
 
@@ -244,9 +242,14 @@ class Primal(Transformed):
         return self.root.__name__
 
     def untyped_ir(self) -> Function:
+        from ..frontend import parse_function
+
         return parse_function(self.root)
 
     def _build_ir(self, arg_types):
+        from ..passes.simplify import simplify
+        from ..passes.typeinfer import infer_types
+
         return self._run(
             self.untyped_ir(), ("typeinfer", lambda fn: infer_types(fn, arg_types)), ("simplify", simplify)
         )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..ir.core import Function
-from ..ir.interp import Slice
 from ..ir.types import Tensor
+
+if TYPE_CHECKING:
+    from ..ir.interp import Slice
 
 
 @dataclass
@@ -66,6 +68,7 @@ class LoopShape:
 
     @classmethod
     def of(cls, plan: Any, primal: Function) -> LoopShape:
+        from ..ir.interp import Slice
         op = plan.op
         is_for = op.name == "for"
         inits = op.operands[3:] if is_for else op.operands
