@@ -17,6 +17,7 @@ from llvmlite import ir
 from ...ir.core import Op
 from .scalar import KERNELS
 from .types import ELEMENT, I8, I64, ITEMSIZE, ArrayVal, Deferred, Lowered
+from .vmath import VECTOR_KERNELS
 
 if TYPE_CHECKING:
     from .lower import Lowerer
@@ -191,8 +192,9 @@ def guard_of(lw: Lowerer, values: Sequence[Lowered]) -> ir.Value | None:
 
 
 def deferred(lw: Lowerer, op: Op) -> Deferred:
-    """The elementwise op as a Deferred over the broadcast shape of its operands."""
-    kernel = KERNELS[op.name]
+    """The elementwise op as a Deferred over the broadcast shape of its operands (computed in
+    loops, so with the vectorisable ``exp``/``tanh`` of ``vmath``)."""
+    kernel = VECTOR_KERNELS.get(op.name) or KERNELS[op.name]
     out = op.results[0].type
     values = [lw.get(v) for v in op.operands]
     dtypes = [v.type.dtype for v in op.operands]

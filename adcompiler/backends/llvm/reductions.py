@@ -3,6 +3,8 @@
 All are loops that read their operand through a reader, so a fused elementwise operand is
 computed inside the reduction loop. A full reduction accumulates in a stack slot (promoted
 to a register by LLVM); a reduction over some axes accumulates into its output array.
+Float sums over a run of elements -- a vector, the last axis, a C-contiguous array -- add
+in NumPy's pairwise order (``pairwise``), so they equal NumPy's bit for bit.
 Loop order follows the input's C order: ``matmul`` runs i, k, j so the inner loop walks rows;
 products of f64 matrices go to BLAS when it is available (``blas``).
 """
@@ -32,6 +34,7 @@ from .elementwise import (
     shape_of,
     store,
 )
+from .pairwise import pairwise_sum
 from .scalar import KERNELS, cast
 from .types import I1, I64, SCALAR, ArrayVal, Deferred, Lowered, unsupported
 
@@ -85,6 +88,8 @@ def _reduce(name: str):
             )
         init = ir.Constant(SCALAR[acc_dtype], float_init if acc_dtype == "f64" else int_init)
         read = reader(lw, x, xt.rank)
+        # NumPy's order for float sums (a cast operand NumPy sums in buffered chunks: not those)
+        pairwise = kernel_name == "add" and xt.dtype == "f64"
         dtypes = [acc_dtype, acc_dtype]
 
         def combine(acc: ir.Value, index: Sequence[ir.Value]) -> ir.Value:
@@ -98,14 +103,19 @@ def _reduce(name: str):
             )
 
         if not out.rank:
-            return finish(_accumulate(lw, shape, init, combine))
+            return finish(_flat_sum(lw, x, shape, read) if pairwise else _accumulate(lw, shape, init, combine))
         keep = bool(op.attrs.get("keepdims"))
         result = alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)])
         inner = xt.rank - len(axes)
         if axes == list(range(inner, xt.rank)):  # trailing axes: each row folds in a register
 
             def row(outer: list[ir.Value]) -> None:
-                total = _accumulate(lw, shape[inner:], init, lambda acc, index: combine(acc, outer + index))
+                if pairwise and len(axes) == 1:
+                    total = pairwise_sum(lw, shape[-1], lambda i: read([*outer, i]))
+                elif pairwise and not inner:  # every axis, keeping them
+                    total = _flat_sum(lw, x, shape, read)
+                else:
+                    total = _accumulate(lw, shape[inner:], init, lambda acc, index: combine(acc, outer + index))
                 store(lw, result, outer + [_ZERO] * len(axes), finish(total))
 
             loop_nest(lw, shape[:inner], row)
@@ -141,6 +151,39 @@ def _accumulate(lw: Lowerer, shape: Sequence[ir.Value], init: ir.Value, step: Ca
     lw.builder.store(init, slot)
     loop_nest(lw, shape, lambda index: lw.builder.store(step(lw.builder.load(slot), index), slot))
     return lw.builder.load(slot)
+
+
+def _flat_sum(lw: Lowerer, x: Lowered, shape: list[ir.Value], read: Callable) -> ir.Value:
+    """The sum of every f64 element of ``x`` as NumPy's ``np.sum(x)`` adds them."""
+    if len(shape) == 1:
+        return pairwise_sum(lw, shape[0], lambda i: read([i]))
+    count = _product(lw, shape)
+    if isinstance(x, Deferred):  # NumPy sums the C-contiguous temporary it made: one run
+        temp = materialize(lw, x)
+        total = pairwise_sum(lw, count, lambda i: lw.builder.load(lw.builder.gep(temp.data, [i], inbounds=True)))
+        lw.decref(temp)
+        return total
+    # an array: one run if C-contiguous; otherwise NumPy's order depends on how its iterator
+    # buffers, and the sum is taken in C order
+    b = lw.builder
+    contiguous, expected = ir.Constant(I1, 1), _ONE
+    for d, s in zip(reversed(shape), reversed(x.strides)):
+        fits = b.or_(b.icmp_signed("==", s, expected), b.icmp_signed("==", d, _ONE))
+        contiguous, expected = b.and_(contiguous, fits), b.mul(expected, d)
+    init = ir.Constant(SCALAR["f64"], 0.0)
+    with b.if_else(contiguous) as (then, otherwise):
+        with then:
+            run = pairwise_sum(lw, count, lambda i: lw.builder.load(lw.builder.gep(x.data, [i], inbounds=True)))
+            run_block = b.block
+        with otherwise:
+            nested = _accumulate(
+                lw, shape, init, lambda acc, index: KERNELS["add"](lw, [acc, read(index)], ["f64"] * 2, "f64")
+            )
+            nested_block = b.block
+    total = b.phi(init.type)
+    total.add_incoming(run, run_block)
+    total.add_incoming(nested, nested_block)
+    return total
 
 
 def _arg_extreme(better: str):
@@ -225,6 +268,8 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
     shape = shape_of(x)
     read = reader(lw, x, xt.rank)
     if not out.rank:
+        if xt.dtype == out.dtype == "f64":
+            return _flat_sum(lw, x, shape, read)
         return _accumulate(
             lw,
             shape,
