@@ -62,12 +62,17 @@ g = ad.grad(model.loss, wrt=(0, 1), backend="llvm")
 value = g(0.3, 1.5, 50)
 f = ad.jit(model.norm)
 x = np.linspace(-1.0, 2.0, 7)
+norm, column = f(x), f(x[:1])
 plan = str(g.plan(0.3, 1.5, 10**9))
-print(json.dumps({
-    "grad": list(value), "norm": f(x), "column": f(x[:, None][:, 0][:1]), "plan": plan,
+loaded = {
     "compiler": sorted(m for m in ("adcompiler.frontend", "adcompiler.ad.reverse", "adcompiler.passes.typeinfer")
                        if m in sys.modules),
     "llvmlite": "llvmlite.binding" in sys.modules,
+}
+# what a user inspects works after a warm start too (the assembly is made from the stored IR)
+shown = {"llvm_ir": f.llvm_ir, "asm": "adc_entry" in f.asm, "source": "def grad_loss" in g.source}
+print(json.dumps({**loaded, **shown,
+    "grad": list(value), "norm": norm, "column": column, "plan": plan,
 }))
 """
 
@@ -106,6 +111,7 @@ def test_a_second_process_imports_neither_the_compiler_nor_llvmlite(tmp_path):
     assert warm["compiler"] == [] and not warm["llvmlite"]
     assert warm["grad"] == cold["grad"] and warm["norm"] == cold["norm"] and warm["column"] == cold["column"]
     assert warm["plan"] == cold["plan"] and "Revolve" in warm["plan"]  # the budget is decided without the IR
+    assert warm["llvm_ir"] == cold["llvm_ir"] and warm["asm"] and warm["source"]
     assert np.allclose(warm["grad"], _expected(tmp_path), rtol=1e-12)
     x = np.linspace(-1.0, 2.0, 7)
     assert np.isclose(warm["norm"], np.sum(np.tanh(x) * x), rtol=1e-13)
