@@ -8,8 +8,8 @@
 
 Modules: ``types`` (IR types as LLVM values), ``analysis`` (fusion and array lifetimes),
 ``lower`` (the op table and the function), ``scalar`` / ``elementwise`` / ``reductions`` /
-``arrays`` / ``control`` / ``tape`` (the op rules), ``blas`` (matrix products through
-BLAS), ``runtime`` (allocation, reference counts),
+``arrays`` / ``scatter`` / ``control`` / ``tape`` (the op rules), ``blas`` (matrix products
+through BLAS), ``runtime`` (allocation, reference counts),
 ``wrapper`` (calling convention) and ``jit`` (optimisation, machine code, cache).
 """
 

@@ -130,7 +130,7 @@ def _slice_bound(lw: Lowerer, v: ir.Value, n: ir.Value, down: ir.Value) -> ir.Va
     return b.select(b.icmp_signed(">=", v, n), high, v)
 
 
-def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, step: ir.Value | None):
+def slice_range(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, step: ir.Value | None):
     """(start, length, step) of ``range(n)[lo:hi:step]``."""
     b = lw.builder
     if step is None:
@@ -215,8 +215,8 @@ def index_view(
             else:
                 raise unsupported(f"indexing with a {v.type}", op.loc)
         else:
-            bounds = [_bound(lw, next(operands)) if has else None for has in item[1:]]
-            start, length, step = _slice(lw, n, *bounds)
+            bounds = [slice_bound_operand(lw, next(operands)) if has else None for has in item[1:]]
+            start, length, step = slice_range(lw, n, *bounds)
             offset = b.add(offset, b.mul(start, s))
             shape.append(length)
             strides.append(b.mul(s, step))
@@ -237,7 +237,8 @@ def index_view(
     return ptr, shape, strides, Gather(batch, before if adjacent and before is not None else 0, readers)
 
 
-def _bound(lw: Lowerer, v: Value) -> ir.Value | None:
+def slice_bound_operand(lw: Lowerer, v: Value) -> ir.Value | None:
+    """A slice bound as an i64, or None where the user gave ``None``."""
     return None if isinstance(v.type, NoneT) else lw.index(v)
 
 

@@ -20,7 +20,7 @@ from llvmlite import ir
 from ...errors import NumericError
 from ...ir.core import Function, Op, Region, Value
 from ...ir.types import NoneT, Tensor, TupleT, Type
-from . import arrays, control, elementwise, reductions, tape
+from . import arrays, control, elementwise, reductions, scatter, tape
 from .analysis import Plan
 from .runtime import Runtime
 from .scalar import cast, truth
@@ -470,6 +470,7 @@ FUSED_LOWERINGS: dict[str, Rule] = {
     **elementwise.FUSED_LOWERINGS,
     **arrays.FUSED_LOWERINGS,
     **reductions.FUSED_LOWERINGS,
+    **scatter.FUSED_LOWERINGS,
 }
 
 #: op name -> lowering rule; elementwise ops go through one rule for scalars and arrays
@@ -487,5 +488,6 @@ LOWERINGS: dict[str, Rule] = {
     **control.LOWERINGS,
     **arrays.LOWERINGS,
     **reductions.LOWERINGS,
+    **scatter.LOWERINGS,  # after arrays': it falls back to their index_add
     **tape.LOWERINGS,
 }
