@@ -57,6 +57,9 @@ class Lowerer:
         self.ones = ones
         #: dims (LLVM values, by identity) known not to be 1: see ``elementwise.known_not_one``
         self.not_one: dict[int, ir.Value] = {}
+        #: shared lengths of slices trimming a constant off a parameter's axis, by (dim, constant)
+        #: (see ``arrays.slice_range``)
+        self.trimmed: dict[tuple[int, int], ir.Value] = {}
         self.module = module
         self.rt = Runtime(module)
         self.plan = Plan(fn)
