@@ -138,7 +138,7 @@ def _sweep(
             switch.add_case(ir.Constant(I64, m), block)
         b.position_at_end(block)
         covering = [k for k in range(len(terms)) if m >> k & 1]
-        counted_loop(lw, b.sub(q, p), lambda j, covering=covering: body(covering, b.add(p, j)))
+        counted_loop(lw, b.sub(q, p), lambda j, covering=covering: body(covering, lw.builder.add(p, j)))
         b.branch(latch)
 
     b.position_at_end(latch)
