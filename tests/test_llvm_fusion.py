@@ -178,6 +178,34 @@ def test_specialised_to_axes_of_length_one():
         fn(x, RNG.random((3, 5)))
 
 
+def _trim(b, x, lo: int | None, hi: int | None):
+    """``x[lo:hi]`` in the IR."""
+    bounds = [b.const(v) for v in (lo, hi) if v is not None]
+    return b.getitem(x, *bounds, index=(("slice", lo is not None, hi is not None, False),))
+
+
+def test_slices_trimming_the_same_count_share_their_length():
+    """``x[1:]``, ``x[:-1]`` and ``x[2:-1]``... of a parameter: slices trimming as many
+    elements off its axis have the very same length, so combining them needs no broadcast
+    check, and Rosenbrock's gradient no versioned copy for a ``sum_to`` that might sum."""
+
+    def build(b, x):
+        pairs = [(1, None, None, -1), (2, -1, None, -3), (0, -2, 1, -1), (None, None, 0, None)]
+        return [b.sub(_trim(b, x, *p[:2]), _trim(b, x, *p[2:])) for p in pairs]
+
+    fn = jit("tr", [("x", A1)], build)
+    for n in range(6):
+        x = RNG.random(n)
+        expect = [x[1:] - x[:-1], x[2:-1] - x[:-3], x[0:-2] - x[1:-1], x[:] - x[0:]]
+        assert all(np.array_equal(g, e) for g, e in zip(fn(x), expect))
+    mismatched = jit("mm", [("x", A1)], lambda b, x: b.sub(_trim(b, x, 1, None), _trim(b, x, 2, None)))
+    with pytest.raises(ValueError, match="broadcast"):
+        mismatched(RNG.random(4))
+    g = ad.grad(rosenbrock, backend="llvm")
+    g(RNG.random(5))
+    assert not re.search(r'!"llvm.loop.vectorize.enable", i1 (false|0)', g.llvm_ir)
+
+
 @pytest.mark.parametrize(
     "xshape, bshape", [((3, 4), (4,)), ((3, 4), (1, 4)), ((3, 1), (4,)), ((1, 4), (3, 4)), ((1, 1), (1,))]
 )

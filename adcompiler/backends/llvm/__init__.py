@@ -8,7 +8,7 @@
 
 Modules: ``types`` (IR types as LLVM values), ``analysis`` (fusion and array lifetimes),
 ``lower`` (the op table and the function), ``scalar`` / ``elementwise`` / ``reductions`` /
-``arrays`` / ``control`` / ``tape`` (the op rules), ``blas`` (matrix products through
+``arrays`` / ``scatter`` / ``control`` / ``tape`` (the op rules), ``blas`` (matrix products through
 BLAS), ``runtime`` (allocation, reference counts), ``entry`` (the native entry point) and
 ``jit`` (optimisation and object code, through llvmlite) make code. ``compiled`` (the
 compiled function), ``wrapper`` (the calling convention, Python side), ``cache`` (on disk),

@@ -20,6 +20,10 @@ With more than one consumer the elements are computed again by each: that is che
 temporary (a write, a read and fresh pages) as long as the recomputed expression is cheap,
 which :func:`_cost` estimates. A fused op reads its operands when its (last) consumer runs,
 so its uses count at that consumer's position.
+
+A chain ``zeros -> index_add -> ... -> index_add`` of slices along one axis (the adjoint of
+reading several slices of an array) is fused the same way: each op of it but the last is
+computed by the next, and the last writes the array once (see ``scatter``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ _CHEAP = frozenset(
 )
 #: how many element operations a fused op may cost per extra consumer (see :func:`_cost`)
 _RECOMPUTE_BUDGET = 6
+#: the most slices a fused chain adds to its zeros: each segment of the result gets the loop
+#: of the set of slices covering it, so the code grows as ``2 ** terms``
+MAX_SCATTER_TERMS = 4
 
 
 def _fusible(op: Op) -> bool:
@@ -62,6 +69,16 @@ def _consumes_fused(op: Op, index: int) -> bool:
     if op.name == "dot":  # each element is read once only in a dot of two vectors
         return all(v.type.rank == 1 for v in op.operands)
     return op.name in ("setitem", "index_add") and index == 1
+
+
+def sliced_axis(op: Op) -> int | None:
+    """The axis along which an ``index_add`` adds, when its index is slices of step 1 of
+    which at most one is bounded (``x[1:]``, ``x[:, :-1]``); else None."""
+    items = op.attrs["index"]
+    if len(items) > op.results[0].type.rank or any(it[0] != "slice" or it[3] for it in items):
+        return None
+    bounded = [k for k, it in enumerate(items) if it[1] or it[2]]
+    return None if len(bounded) > 1 else bounded[0] if bounded else 0
 
 
 def _shape_only(op: Op, index: int) -> bool:
@@ -105,6 +122,7 @@ class Plan:
         #: values each region owns (the yield hands them over)
         self.owned: dict[Region, set[Value]] = {}
         self._find_fusions(fn)
+        self._find_scatters(fn.body)
         self._region(fn.body, owns_args=True)
 
     # ------------------------------------------------------------------ fusion
@@ -143,6 +161,38 @@ class Plan:
                     self.consumers[op] = real
                     if not real:
                         self.never_read.add(op)
+
+    def _find_scatters(self, region: Region) -> None:
+        """Fuse each chain ``zeros -> index_add -> ...`` (f64, slices along one axis, each
+        result used only by the next op) into its last op, at most MAX_SCATTER_TERMS long."""
+        uses = Counter(v for op in region.ops for v in _uses_inside(op))
+        uses.update(region.yields)
+        user: dict[Value, tuple[Op, int]] = {}
+        for op in region.ops:
+            for i, v in enumerate(op.operands):
+                user.setdefault(v, (op, i))
+            for inner in op.regions:
+                self._find_scatters(inner)
+        for op in region.ops:
+            t = op.results[0].type if op.name in ("zeros", "zeros_like") else None
+            if not isinstance(t, Tensor) or t.dtype != "f64" or not t.rank:
+                continue
+            chain, axis = [op], None
+            while len(chain) <= MAX_SCATTER_TERMS:
+                v = chain[-1].results[0]
+                if uses[v] != 1 or v not in user:
+                    break
+                nxt, index = user[v]
+                if nxt.name != "index_add" or index != 0 or nxt.operands[1].type.rank > t.rank:
+                    break
+                ax = sliced_axis(nxt)
+                if ax is None or axis not in (None, ax):
+                    break
+                chain.append(nxt)
+                axis = ax
+            for producer, consumer in zip(chain, chain[1:]):
+                self.fused.add(producer)
+                self.consumers[producer] = [consumer]
 
     # ------------------------------------------------------------------ lifetimes
     def _region(self, region: Region, owns_args: bool) -> None:

@@ -130,7 +130,7 @@ def _slice_bound(lw: Lowerer, v: ir.Value, n: ir.Value, down: ir.Value) -> ir.Va
     return b.select(b.icmp_signed(">=", v, n), high, v)
 
 
-def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, step: ir.Value | None):
+def slice_range(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, step: ir.Value | None):
     """(start, length, step) of ``range(n)[lo:hi:step]``."""
     b = lw.builder
     if step is None:
@@ -140,8 +140,36 @@ def _slice(lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, s
     down = b.icmp_signed("<", step, _ZERO)
     start = _slice_bound(lw, lo, n, down) if lo is not None else b.select(down, b.sub(n, _ONE), _ZERO)
     stop = _slice_bound(lw, hi, n, down) if hi is not None else b.select(down, ir.Constant(I64, -1), n)
-    length = range_length(lw, start, stop, step)
+    length = _trimmed_length(lw, n, lo, hi, step) or range_length(lw, start, stop, step)
     return start, length, step
+
+
+def _trimmed_length(
+    lw: Lowerer, n: ir.Value, lo: ir.Value | None, hi: ir.Value | None, step: ir.Value | None
+) -> ir.Value | None:
+    """The length of a slice that trims constants off the ends of a parameter's axis
+    (``x[1:]``, ``x[:-1]``, ``x[1:-1]``, ``x[2:]``): ``max(n - c, 0)``, made once per ``c`` in
+    the entry block and shared. Slices of the same length then have the very same dim, so
+    ``x[1:] - x[:-1]`` needs no broadcast check and its adjoint's ``sum_to`` no run-time
+    version. None for any other slice."""
+    head = 0 if lo is None else lo.constant if isinstance(lo, ir.Constant) else None
+    tail = 0 if hi is None else hi.constant if isinstance(hi, ir.Constant) else None
+    if head is None or tail is None or head < 0 or tail > 0 or (hi is not None and tail == 0):
+        return None
+    if step is not None and not (isinstance(step, ir.Constant) and step.constant == 1):
+        return None
+    c = head - tail
+    if c == 0:  # the whole axis
+        return n
+    if isinstance(n, ir.Constant):
+        return ir.Constant(I64, max(n.constant - c, 0))
+    if not (isinstance(n, ir.Argument) and n.parent is lw.entry_builder.function):
+        return None
+    key = (id(n), c)
+    if key not in lw.trimmed:
+        b, by = lw.entry_builder, ir.Constant(I64, c)
+        lw.trimmed[key] = b.select(b.icmp_signed(">", n, by), b.sub(n, by), _ZERO)
+    return lw.trimmed[key]
 
 
 @dataclass
@@ -215,8 +243,8 @@ def index_view(
             else:
                 raise unsupported(f"indexing with a {v.type}", op.loc)
         else:
-            bounds = [_bound(lw, next(operands)) if has else None for has in item[1:]]
-            start, length, step = _slice(lw, n, *bounds)
+            bounds = [slice_bound_operand(lw, next(operands)) if has else None for has in item[1:]]
+            start, length, step = slice_range(lw, n, *bounds)
             offset = b.add(offset, b.mul(start, s))
             shape.append(length)
             strides.append(b.mul(s, step))
@@ -237,7 +265,8 @@ def index_view(
     return ptr, shape, strides, Gather(batch, before if adjacent and before is not None else 0, readers)
 
 
-def _bound(lw: Lowerer, v: Value) -> ir.Value | None:
+def slice_bound_operand(lw: Lowerer, v: Value) -> ir.Value | None:
+    """A slice bound as an i64, or None where the user gave ``None``."""
     return None if isinstance(v.type, NoneT) else lw.index(v)
 
 

@@ -16,7 +16,7 @@ from llvmlite import ir
 
 from ...ir.core import Op
 from .scalar import KERNELS
-from .types import ELEMENT, I8, I64, ITEMSIZE, ArrayVal, Deferred, Lowered
+from .types import ELEMENT, I8, I64, ITEMSIZE, ArrayVal, Deferred, Lowered, Scatter
 from .vmath import VECTOR_KERNELS
 
 if TYPE_CHECKING:
@@ -179,10 +179,11 @@ def shape_of(value: Lowered) -> list[ir.Value]:
 
 
 def guard_of(lw: Lowerer, values: Sequence[Lowered]) -> ir.Value | None:
-    """When the Deferreds among ``values`` can be read the cheap way (None: always): the
-    conjunction of their own guards (a fused ``sum_to`` that sums nothing at run time)."""
+    """When the Deferreds (and Scatters) among ``values`` can be read the cheap way (None:
+    always): the conjunction of their own guards (a fused ``sum_to`` that sums nothing at
+    run time)."""
     b = lw.builder
-    guards = [v.guard for v in values if isinstance(v, Deferred) and v.guard is not None]
+    guards = [v.guard for v in values if isinstance(v, (Deferred, Scatter)) and v.guard is not None]
     if not guards:
         return None
     guard = guards[0]

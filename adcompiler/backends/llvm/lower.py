@@ -20,7 +20,7 @@ from llvmlite import ir
 from ...errors import NumericError
 from ...ir.core import Function, Op, Region, Value
 from ...ir.types import NoneT, Tensor, TupleT, Type
-from . import arrays, control, elementwise, reductions, tape
+from . import arrays, control, elementwise, reductions, scatter, tape
 from .analysis import Plan
 from .runtime import Runtime
 from .scalar import cast, truth
@@ -55,6 +55,9 @@ class Lowerer:
         self.ones = ones
         #: dims (LLVM values, by identity) known not to be 1: see ``elementwise.known_not_one``
         self.not_one: dict[int, ir.Value] = {}
+        #: shared lengths of slices trimming a constant off a parameter's axis, by (dim, constant)
+        #: (see ``arrays.slice_range``)
+        self.trimmed: dict[tuple[int, int], ir.Value] = {}
         self.module = module
         self.rt = Runtime(module)
         self.plan = Plan(fn)
@@ -427,6 +430,7 @@ FUSED_LOWERINGS: dict[str, Rule] = {
     **elementwise.FUSED_LOWERINGS,
     **arrays.FUSED_LOWERINGS,
     **reductions.FUSED_LOWERINGS,
+    **scatter.FUSED_LOWERINGS,
 }
 
 #: op name -> lowering rule; elementwise ops go through one rule for scalars and arrays
@@ -444,5 +448,6 @@ LOWERINGS: dict[str, Rule] = {
     **control.LOWERINGS,
     **arrays.LOWERINGS,
     **reductions.LOWERINGS,
+    **scatter.LOWERINGS,  # after arrays': it falls back to their index_add
     **tape.LOWERINGS,
 }

@@ -5,7 +5,8 @@ While lowering, an IR value is held as a Python object built from LLVM values:
 * a scalar is one LLVM value (``double``, ``i64`` or ``i1``);
 * an array is an :class:`ArrayVal`: its fields are separate LLVM values, not an LLVM struct,
   so shapes and strides are plain SSA values that LLVM can hoist and fold;
-* a fused, not yet computed elementwise array is a :class:`Deferred` (see ``elementwise``);
+* a fused, not yet computed elementwise array is a :class:`Deferred` (see ``elementwise``),
+  a fused chain of slices added to zeros a :class:`Scatter` (see ``scatter``);
 * a tuple is a Python tuple of lowered values, ``None`` is ``None``.
 
 Where values must pass through memory or phis (loop carries, tapes, the return record)
@@ -76,7 +77,34 @@ class Deferred:
         return len(self.shape)
 
 
-Lowered = ir.Value | ArrayVal | Deferred | tuple | None
+@dataclass
+class Slice:
+    """One term of a :class:`Scatter`: ``value`` (of ``dtype``) added to ``[start:stop]``
+    along the scatter's axis."""
+
+    value: ArrayVal | Deferred | ir.Value
+    dtype: str
+    start: ir.Value
+    stop: ir.Value
+
+
+@dataclass
+class Scatter:
+    """A new f64 array of zeros with slices along ``axis`` added to it, not written yet.
+
+    Like a Deferred it exists only between fused ops of one region (a chain of ``index_add``
+    on ``zeros``, see ``scatter``); the last op of the chain writes it, once. ``guard`` is
+    the conjunction of its terms' guards (see :class:`Deferred`).
+    """
+
+    shape: list[ir.Value]
+    terms: list[Slice]
+    #: the axis the slices are along (None until the first is added)
+    axis: int | None = None
+    guard: ir.Value | None = None
+
+
+Lowered = ir.Value | ArrayVal | Deferred | Scatter | tuple | None
 
 
 def unsupported(what: str, loc: Loc | None = None) -> ADTypeError:
