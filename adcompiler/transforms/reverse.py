@@ -17,6 +17,7 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Value
 from ..ir.types import UNKNOWN, Tensor, TupleT
 from ..passes.simplify import simplify
+from ..passes.write_once import write_once
 from .base import Options, Transformed, WrtSpec, has_tapes, resolve_wrt
 from .forward import ForwardDerivative
 from .plan import MemoryPlan, loop_report
@@ -129,7 +130,7 @@ class Derivative(Transformed):
         passes = [("reverse", lambda fn: ad.build(self.__name__, seeds, pack))]
         if self.options.debug:
             passes.append(("debug", lambda fn: insert_checks(fn, lambda k: "forward" if k < ad.forward_end else "reverse")))
-        return self._run(primal, *passes, ("simplify", simplify))
+        return self._run(primal, *passes, ("simplify", simplify), ("write_once", write_once))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._bind(args, kwargs)
