@@ -549,7 +549,8 @@ def _spread(c: Sym, x: Sym, y: Sym) -> Sym:
     contribution is spread over ``y`` when it may be smaller, then summed down to ``x``."""
     if c.rank == 0:
         if not same_shape(x.v, y.v):
-            c = c * (to_float(size(y)) / size(x))
+            # an empty x makes y empty too: any factor will do, but not 0 / 0
+            c = c * (to_float(size(y)) / call("maximum", size(x), 1))
         return c if x.rank == 0 else broadcast_to(c, shape(x))
     full = c if same_shape(c.v, y.v) else broadcast_to(c, shape(y))
     if x.rank == 0:

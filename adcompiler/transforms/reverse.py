@@ -105,6 +105,7 @@ class Derivative(Transformed):
         from ..ad.debug import insert_checks
         from ..ad.reverse import ReverseAD
         from ..passes.simplify import simplify
+        from ..passes.write_once import write_once
 
         primal_types = arg_types[:-1] if self.kind == "vjp" else arg_types
         primal = self.of.typed_ir(primal_types)
@@ -147,7 +148,7 @@ class Derivative(Transformed):
         passes = [("reverse", lambda fn: ad.build(self.__name__, seeds, pack))]
         if self.options.debug:
             passes.append(("debug", lambda fn: insert_checks(fn, lambda k: "forward" if k < ad.forward_end else "reverse")))
-        derivative = self._run(primal, *passes, ("simplify", simplify))
+        derivative = self._run(primal, *passes, ("simplify", simplify), ("write_once", write_once))
         self._loops[arg_types] = [LoopShape.of(plan, primal) for plan in ad.loop_plans]
         return derivative
 

@@ -239,7 +239,8 @@ def index_view(
             if isinstance(v.type, Tensor) and v.type.rank and v.type.dtype == "i64":
                 arrays.append((lw.get(v), n, s, axis))
             elif isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64":
-                offset = b.add(offset, b.mul(_wrap_index(lw, lw.get(v), n, axis), s))
+                i = lw.get(v) if lw.in_bounds(v, op.operands[0], axis) else _wrap_index(lw, lw.get(v), n, axis)
+                offset = b.add(offset, b.mul(i, s))
             else:
                 raise unsupported(f"indexing with a {v.type}", op.loc)
         else:

@@ -106,6 +106,7 @@ def _for(lw: Lowerer, op: Op) -> list[Lowered]:
     _add_incoming(carried, inits, op.results, pre)
     position = b.sub(b.sub(n, ir.Constant(I64, 1)), k) if op.attrs.get("reverse") else k
     i = b.add(lo, b.mul(position, step))
+    lw.loops[op.regions[0].args[0]] = op
     nexts = _yields(lw, op, 0, [i, *_values(carried, op.results)])
     latch = b.block
     k_next = b.add(k, ir.Constant(I64, 1))

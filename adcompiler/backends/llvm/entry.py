@@ -64,7 +64,10 @@ def _unbox(b: ir.IRBuilder, t: Type, args, out: list[ir.Value]) -> ir.Value:
 
     out.append(b.bitcast(field(ARRAY_DATA, I8P), ELEMENT[t.dtype].as_pointer()))
     dims, strides = field(ARRAY_DIMS, I64.as_pointer()), field(ARRAY_STRIDES, I64.as_pointer())
-    out.extend(b.load(b.gep(dims, [ir.Constant(I64, k)])) for k in range(t.rank))
+    for k in range(t.rank):  # a length is never negative: LLVM may drop checks that need it
+        length = b.load(b.gep(dims, [ir.Constant(I64, k)]))
+        length.set_metadata("range", b.module.add_metadata([ir.Constant(I64, 0), ir.Constant(I64, 2**63 - 1)]))
+        out.append(length)
     size = ITEMSIZE[t.dtype]
     for k in range(t.rank):
         stride = b.load(b.gep(strides, [ir.Constant(I64, k)]))

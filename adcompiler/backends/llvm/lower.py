@@ -20,6 +20,7 @@ from llvmlite import ir
 from ...errors import NumericError
 from ...ir.core import Function, Op, Region, Value
 from ...ir.types import NoneT, Tensor, TupleT, Type
+from ...passes import shapes
 from . import arrays, control, elementwise, reductions, scatter, tape
 from .analysis import Plan
 from .runtime import Runtime
@@ -70,6 +71,8 @@ class Lowerer:
         self.tapes: dict[str, tape.Tape] = {}
         #: pushes whose loop reserved their room before its first iteration
         self.reserved_pushes: set[Op] = set()
+        #: the ``for`` op of each loop index (by the index value): see :meth:`in_bounds`
+        self.loops: dict[Value, Op] = {}
         #: the op being lowered (its location goes into error messages)
         self.current_op: Op | None = None
         self._moved: set[Value] = set()
@@ -343,6 +346,12 @@ class Lowerer:
 
     def index(self, v: Value) -> ir.Value:
         return self.scalar(v, "i64")
+
+    def in_bounds(self, index: Value, array: Value, axis: int) -> bool:
+        """Whether ``index`` is surely a position along ``array``'s axis ``axis`` (not
+        negative, below the length): then it needs neither wrapping nor a bounds check."""
+        loop = self.loops.get(index)
+        return loop is not None and shapes.in_bounds(loop, array, axis)
 
 
 def param_leaf_types(t: Type) -> list[ir.Type]:
