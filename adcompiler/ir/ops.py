@@ -271,7 +271,10 @@ def _getitem(types, attrs):
             pos += 1
             if isinstance(t, Tensor) and t.rank == 0:
                 removed += 1
-            else:  # an integer or boolean array: advanced indexing
+            elif isinstance(t, Tensor) and t.dtype == "bool":  # a mask: its axes become one
+                advanced.append(1 if t.rank is not None else None)
+                removed += t.rank or 0
+            else:  # an integer array: advanced indexing
                 advanced.append(t.rank if isinstance(t, Tensor) else None)
                 removed += 1
         elif kind == "slice":

@@ -18,6 +18,7 @@ from llvmlite import ir
 
 from ...ir.core import Op, Value
 from ...ir.types import NoneT, Tensor, TupleT
+from . import masks
 from .control import range_length
 from .elementwise import (
     Reader,
@@ -187,6 +188,8 @@ class Gather:
     at: int
     #: per array: its reader over ``batch``, and the length and stride of the axis it indexes
     arrays: list[tuple[Reader, ir.Value, ir.Value, int]]
+    #: arrays made for the index (a mask's positions), released after :meth:`visit`
+    made: list[ArrayVal]
 
     def shape(self, window: Sequence[ir.Value]) -> list[ir.Value]:
         """The shape of ``x[index]``, given the shape of the basic window."""
@@ -203,6 +206,8 @@ class Gather:
             body(ArrayVal(window.dtype, ptr, window.meminfo, window.shape, window.strides), b)
 
         loop_nest(lw, self.batch, at)
+        for a in self.made:
+            lw.rt.decref(lw.builder, a.meminfo)
 
 
 def index_view(
@@ -214,7 +219,9 @@ def index_view(
     operands = iter(op.operands[first:])
     given = list(op.attrs["index"])
     items = list(given)
-    used = sum(1 for it in items if it[0] in ("idx", "slice"))
+    used = sum(1 for it in items if it[0] in ("idx", "slice")) + masks.axes_taken(
+        [v.type for v in op.operands[first:]]
+    )
     if ("ellipsis",) in items:
         at = items.index(("ellipsis",))
         items[at : at + 1] = [("slice", False, False, False)] * (a.rank - used)
@@ -223,6 +230,7 @@ def index_view(
     offset = _ZERO
     shape, strides, axis = [], [], 0
     arrays: list[tuple[ArrayVal, ir.Value, ir.Value, int]] = []
+    made: list[ArrayVal] = []
     before: int | None = None  # how many window axes come before the first int or array
     for item in items:
         if item[0] == "newaxis":
@@ -236,6 +244,12 @@ def index_view(
             v = next(operands)
             if before is None:
                 before = len(shape)
+            if masks.is_mask(v.type):  # the integer arrays of its positions, one per axis it takes
+                found = masks.positions(lw, lw.get(v), a, axis, op.loc)
+                arrays += found
+                made += [x for x, *_ in found]
+                axis += len(found)
+                continue
             if isinstance(v.type, Tensor) and v.type.rank and v.type.dtype == "i64":
                 arrays.append((lw.get(v), n, s, axis))
             elif isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64":
@@ -263,7 +277,7 @@ def index_view(
     ints = [k for k, it in enumerate(given) if it[0] == "idx"]
     adjacent = ints[-1] - ints[0] == len(ints) - 1
     readers = [(reader(lw, x, len(batch)), n, s, k) for x, n, s, k in arrays]
-    return ptr, shape, strides, Gather(batch, before if adjacent and before is not None else 0, readers)
+    return ptr, shape, strides, Gather(batch, before if adjacent and before is not None else 0, readers, made)
 
 
 def slice_bound_operand(lw: Lowerer, v: Value) -> ir.Value | None:
