@@ -29,9 +29,11 @@ RNG = np.random.default_rng(7)
 
 
 def _arg(spec: str):
-    """A sample input: s scalar, v (4,), m (3, 4), r (1, 4), c (3, 1), q (4, 4); a trailing +
-    draws from [0.5, 2] (positive), a trailing u from [-0.6, 0.6] (inside the unit interval)."""
-    shape = {"s": (), "v": (4,), "m": (3, 4), "r": (1, 4), "c": (3, 1), "q": (4, 4), "w": (4, 2)}[spec[0]]
+    """A sample input: s scalar, v (4,), m (3, 4), r (1, 4), c (3, 1), q (4, 4), w (4, 2), and
+    stacks of matrices t (2, 3, 4), k (2, 4, 2), p (5, 1, 4, 4); a trailing + draws from
+    [0.5, 2] (positive), a trailing u from [-0.6, 0.6] (inside the unit interval)."""
+    shape = {"s": (), "v": (4,), "m": (3, 4), "r": (1, 4), "c": (3, 1), "q": (4, 4), "w": (4, 2),
+             "t": (2, 3, 4), "k": (2, 4, 2), "p": (5, 1, 4, 4)}[spec[0]]  # fmt: skip
     lo, hi = (0.5, 2.0) if spec.endswith("+") else (-0.6, 0.6) if spec.endswith("u") else (-1.5, 1.5)
     x = RNG.uniform(lo, hi, size=shape)
     return float(x) if shape == () else x
@@ -68,8 +70,11 @@ CASES: dict[str, list[tuple[list, dict]]] = {
     "prod": [(["v+"], {"axis": None}), (["m+"], {"axis": 1})],
     "max": [(["v"], {"axis": None}), (["m"], {"axis": 1}), (["m"], {"axis": 0, "keepdims": True})],
     "min": [(["v"], {"axis": None}), (["m"], {"axis": 0})],
-    "dot": [(["v", "v"], {}), (["m", "v"], {}), (["v", "q"], {}), (["m", "w"], {}), (["s", "v"], {})],
-    "matmul": [(["v", "v"], {}), (["m", "v"], {}), (["v", "q"], {}), (["m", "w"], {})],
+    "dot": [(["v", "v"], {}), (["m", "v"], {}), (["v", "q"], {}), (["m", "w"], {}), (["s", "v"], {}),
+            (["t", "w"], {}), (["t", "v"], {})],
+    "matmul": [(["v", "v"], {}), (["m", "v"], {}), (["v", "q"], {}), (["m", "w"], {}),
+               (["t", "k"], {}), (["t", "w"], {}), (["m", "k"], {}), (["v", "k"], {}), (["t", "v"], {}),
+               (["p", "k"], {})],
     "outer": [(["v", "v"], {})],
     "transpose": [(["m"], {"axes": None}), (["m"], {"axes": (1, 0)})],
     "reshape": [(["m", C((4, 3))], {}), (["m", C(12)], {})],

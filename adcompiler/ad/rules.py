@@ -206,13 +206,26 @@ defjvp("min", _extremum_jvp)
 
 
 # ------------------------------------------------------------------ linear algebra
+def _stacked(name: str, a: Sym, b: Sym) -> bool:
+    """Whether a product involves a stack of matrices (rank > 2) and multiplies it as
+    ``matmul`` does; so does ``dot``, unless ``b`` is the stack."""
+    ra, rb = a.rank, b.rank
+    return bool(ra and rb and max(ra, rb) > 2 and (name == "matmul" or rb <= 2))
+
+
 def _matrix_rule(name: str, operand: int) -> Rule:
-    """Adjoints of ``dot``/``matmul`` for ranks up to 2 (ranks 0 behave like ``mul``)."""
+    """Adjoints of ``dot``/``matmul`` for ranks up to 2 (ranks 0 behave like ``mul``), and of
+    products of stacks of matrices."""
 
     def rule(g: Sym, y: Sym, a: Sym, b: Sym) -> Sym:
         ra, rb = a.rank, b.rank
-        if ra is None or rb is None or ra > 2 or rb > 2:
-            raise NotDifferentiableError(f"{name} of arrays of rank {ra} and {rb}: only ranks up to 2 have adjoints")
+        if _stacked(name, a, b):
+            return _stacked_matmul_vjp(operand, g, a, b)
+        if ra is None or rb is None:
+            raise NotDifferentiableError(f"{name} of arrays of unknown rank: its adjoint depends on the ranks")
+        if ra > 2 or rb > 2:
+            hint = " (np.dot by a stack of matrices is not a batched product; np.matmul is)" if name == "dot" else ""
+            raise NotDifferentiableError(f"{name} of arrays of rank {ra} and {rb} has no adjoint{hint}")
         if ra == 0 or rb == 0:
             other = b if operand == 0 else a
             mine = a if operand == 0 else b
@@ -226,6 +239,34 @@ def _matrix_rule(name: str, operand: int) -> Rule:
         return dot(a.T, g)  # (2,1) and (2,2)
 
     return rule
+
+
+def _swap_last(x: Sym) -> Sym:
+    """A stack of matrices, each transposed (NumPy's ``np.swapaxes(x, -1, -2)``)."""
+    r = x.rank
+    return transpose(x, axes=(*range(r - 2), r - 1, r - 2))
+
+
+def _stacked_matmul_vjp(operand: int, g: Sym, a: Sym, b: Sym) -> Sym:
+    """``C = A @ B`` with a stack (rank > 2): ``dA = dC @ B^T`` and ``dB = A^T @ dC`` at each
+    batch position, summed over the batch axes the operand was broadcast along (``sum_to``,
+    e.g. a weight shared by the whole stack). A vector operand is a matrix of one row (``a``)
+    or one column (``b``) whose axis ``C``, and so ``dC``, lacks."""
+    if operand == 0:
+        if b.rank == 1:
+            d = expand_dims(g, axis=-1) * b  # (..., n, 1) * (k,): an outer product per position
+        elif a.rank == 1:
+            d = expand_dims(g, axis=-2) @ _swap_last(b)  # (..., 1, m) @ (..., m, k), summed to (k,)
+        else:
+            d = g @ _swap_last(b)
+        return sum_to(d, shape(a))
+    if a.rank == 1:
+        d = expand_dims(a, axis=-1) * expand_dims(g, axis=-2)  # (k, 1) * (..., 1, m)
+    elif b.rank == 1:
+        d = expand_dims(g, axis=-2) @ a  # (..., 1, n) @ (..., n, k), summed to (k,)
+    else:
+        d = _swap_last(a) @ g
+    return sum_to(d, shape(b))
 
 
 defvjp("dot", _matrix_rule("dot", 0), _matrix_rule("dot", 1))
@@ -418,12 +459,28 @@ def _expand_batch(t: Sym, rank: int) -> Sym:
     return t if missing <= 0 else expand_dims(t, axis=tuple(range(1, 1 + missing)))
 
 
+def _batched_stacked_matmul(operand: int, t: Sym, y: Sym, a: Sym, b: Sym) -> Sym:
+    """A product with a stack (rank > 2), as ``matmul``: the axis of directions must not meet
+    the other operand's batch axes, so singleton axes after it make it a batch axis of its own.
+    A vector becomes a matrix of one row (``a``) or one column (``b``), its axis dropped after."""
+    vector = (a if operand == 0 else b).rank == 1
+    s = expand_dims(t, axis=1 if operand == 0 else 2) if vector else t
+    s = _expand_batch(s, max(a.rank, b.rank))
+    product = matmul(s, b) if operand == 0 else matmul(a, s)
+    return reshape(product, _with_batch(t, shape(y))) if vector else product
+
+
 def _batched_matrix_b(name: str) -> Rule:
     def rule(t: Sym, y: Sym, a: Sym, b: Sym) -> Sym:
         if a.rank == 0:
             return a * t
         if b.rank == 0:
             return _expand_batch(t, y.rank) * a
+        if _stacked(name, a, b):
+            return _batched_stacked_matmul(1, t, y, a, b)
+        if b.rank > 2:  # dot by a stack: the directions' axis comes after a's leading axes
+            d, r = dot(a, t), a.rank - 1
+            return transpose(d, axes=(r, *range(r), *range(r + 1, d.rank))) if r else d
         if b.rank == 1:
             return matmul(t, a.T)  # (n, m) @ (m, k)
         return matmul(a, t)  # broadcasts over the batch axis
@@ -437,6 +494,8 @@ def _batched_matrix_a(name: str) -> Rule:
             return _expand_batch(t, y.rank) * b
         if b.rank == 0:
             return t * b
+        if _stacked(name, a, b):
+            return _batched_stacked_matmul(0, t, y, a, b)
         return call(name, t, b)
 
     return rule

@@ -280,6 +280,9 @@ def _transpose(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
         return attr(a[0], "T")
     if axes is None:
         return call("np.transpose", a[0])
+    r = len(axes)
+    if r > 2 and tuple(axes) == (*range(r - 2), r - 1, r - 2):  # a stack of matrices, each transposed
+        return call("np.swapaxes", a[0], literal(-1), literal(-2))
     return call("np.transpose", a[0], literal(tuple(axes)))
 
 
