@@ -194,3 +194,16 @@ def test_an_unknown_symbol_is_a_load_error():
         assert isinstance(memory, loader.LoadedObject) and memory.address("f")
     finally:
         del native._SYMBOLS["adc_no_such_function"]
+
+
+def test_the_key_does_not_change_when_the_ir_is_made():
+    """What holds references to the code's names and constants (the IR does: its variable
+    names) must not change the key (``marshal.dumps`` of the code would)."""
+    from adcompiler.transforms.warm import warm_key
+    from benchmarks.problems.pendulum import pendulum  # whose marshalled code did change
+
+    g = ad.grad(pendulum, wrt=(0, 1), backend="llvm")
+    key = g._signature_of([0.1, 1.0, 10])
+    before = warm_key(g, key)
+    g.typed_ir(key)
+    assert warm_key(g, key) == before

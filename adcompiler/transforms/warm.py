@@ -5,8 +5,8 @@ parsing, differentiating and lowering is most of a warm start's time, and the pr
 what keys the object files. So the key here is made from what the IR is made of:
 
 - the chain of transformations (``grad`` of ``jit``..., their ``wrt`` and options);
-- every Python function read: its bytecode (``marshal``: instructions, constants, names,
-  file and line numbers -- the lines that error messages quote), its defaults, and the
+- every Python function read: its bytecode (instructions, constants, names, file and line
+  numbers -- the lines that error messages quote), its defaults, and the
   value of every global and closure variable its code names (a module by name, a number or
   an array by value, a helper function by the same key, recursively);
 - the argument types, and (added by the backend) which axes have length 1 and the options.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import marshal
 import types
 from typing import Any
 
@@ -57,7 +56,7 @@ def _function(f: types.FunctionType, seen: dict[int, str]) -> str:
         return seen[id(f)]
     seen[id(f)] = f"function {f.__module__}.{f.__qualname__}"
     code = f.__code__
-    parts = [f.__module__ or "", f.__qualname__, hashlib.sha256(marshal.dumps(code)).hexdigest()]
+    parts = [f.__module__ or "", f.__qualname__, _code(code)]
     parts += [_value(d, seen) for d in f.__defaults__ or ()]
     parts += [f"{k}={_value(v, seen)}" for k, v in sorted((f.__kwdefaults__ or {}).items())]
     for name in sorted(_names(code)):
@@ -69,6 +68,35 @@ def _function(f: types.FunctionType, seen: dict[int, str]) -> str:
             contents = _MISSING
         parts.append(f"{name}:={_value(contents, seen)}")
     return _digest(parts)
+
+
+def _code(code: types.CodeType) -> str:
+    """The bytecode of ``code`` and of the code nested in it, with its constants, names and
+    positions. (Not ``marshal.dumps``: it marks objects that have other references, so its
+    bytes change when anything else holds one of the constants.)"""
+    parts = [
+        code.co_code.hex(),
+        code.co_linetable.hex(),
+        code.co_filename,
+        str(code.co_firstlineno),
+        ",".join(code.co_names),
+        ",".join(code.co_varnames),
+        ",".join(code.co_freevars),
+        ",".join(code.co_cellvars),
+        f"{code.co_argcount},{code.co_posonlyargcount},{code.co_kwonlyargcount},{code.co_flags}",
+        *(_constant(c) for c in code.co_consts),
+    ]
+    return _digest(parts)
+
+
+def _constant(c: Any) -> str:
+    if isinstance(c, types.CodeType):
+        return _code(c)
+    if isinstance(c, tuple):
+        return f"({','.join(_constant(e) for e in c)})"
+    if isinstance(c, frozenset):  # its order follows string hashes, which vary per process
+        return f"{{{','.join(sorted(_constant(e) for e in c))}}}"
+    return f"{type(c).__name__}:{c!r}"
 
 
 def _names(code: types.CodeType) -> set[str]:
