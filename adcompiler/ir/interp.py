@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from adcompiler.ir.core import Function, Op, Region, Value
-from adcompiler.ir.ops import OPS
 
 
 def run(fn: Function, *args: Any) -> Any:
@@ -196,45 +195,3 @@ class _Interpreter:
         else:
             raise NotImplementedError(f"ir_interp: no semantics for op {name!r}")
         return [] if not op.results else [result]
-
-
-class Slice:
-    """Top-level ``values`` of ``fn`` as a small program of the pure ops they need, without the
-    IR: made once (a warm cache entry stores it), run on each call's arguments. A value that
-    would need a loop or an impure op computes to None (a plan must be cheap to make)."""
-
-    def __init__(self, fn: Function, values: Sequence[Value]) -> None:
-        defined_by = {id(r): op for op in fn.body.ops for r in op.results}
-        #: where each value is: ("arg", k) or ("op", step, result); None if not computable
-        where: dict[int, tuple | None] = {id(p): ("arg", k) for k, p in enumerate(fn.params)}
-        #: (op name, operand places, attributes, number of results), in order
-        self.steps: list[tuple[str, list[tuple], dict[str, Any], int]] = []
-
-        def place(v: Value) -> tuple | None:
-            if id(v) in where:
-                return where[id(v)]
-            op = defined_by.get(id(v))
-            found = None
-            if op is not None and not op.regions and op.opdef.pure:
-                operands = [place(x) for x in op.operands]
-                if None not in operands:
-                    self.steps.append((op.name, operands, dict(op.attrs), len(op.results)))
-                    for k, r in enumerate(op.results):
-                        where[id(r)] = ("op", len(self.steps) - 1, k)
-                    found = where[id(v)]
-            where[id(v)] = found
-            return found
-
-        self.outputs = [place(v) for v in values]
-
-    def run(self, args: Sequence[Any]) -> list[Any]:
-        interp = _Interpreter()
-        results: list[list[Any]] = []
-
-        def get(at: tuple) -> Any:
-            return args[at[1]] if at[0] == "arg" else results[at[1]][at[2]]
-
-        for name, operands, attrs, n in self.steps:
-            op = Op(OPS[name], [], [Value(None) for _ in range(n)], attrs)
-            results.append(interp.op(op, [get(at) for at in operands], {}))
-        return [None if at is None else get(at) for at in self.outputs]

@@ -11,7 +11,7 @@ from ..ir.core import Function
 from ..ir.types import Tensor
 
 if TYPE_CHECKING:
-    from ..ir.interp import Slice
+    from ..ir.slice import Slice
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _nbytes(value: Any) -> int:
 @dataclass
 class LoopShape:
     """What the report of one loop needs, without the IR (a warm cache entry stores it): the
-    loop's bounds and initial carried values as a :class:`~..ir.interp.Slice` of the primal,
+    loop's bounds and initial carried values as a :class:`~..ir.slice.Slice` of the primal,
     and which carried values are taped."""
 
     line: int | None
@@ -68,7 +68,7 @@ class LoopShape:
 
     @classmethod
     def of(cls, plan: Any, primal: Function) -> LoopShape:
-        from ..ir.interp import Slice
+        from ..ir.slice import Slice
         op = plan.op
         is_for = op.name == "for"
         inits = op.operands[3:] if is_for else op.operands

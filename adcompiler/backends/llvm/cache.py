@@ -22,7 +22,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +41,8 @@ def environment() -> str:
     """Everything besides the function and the options that decides the machine code."""
     import llvmlite  # the package only: its version, not the binding
 
-    package = Path(__file__).parents[2]
-    stats = []
-    for folder, dirs, files in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(folder, name))
-                stats.append(f"{folder[len(str(package)) :]}/{name}:{st.st_size}:{st.st_mtime_ns}")
+    stats: list[str] = []
+    _stat_sources(str(Path(__file__).parents[2]), stats)
     linked = native.find()  # object code calling BLAS is built for its integer width, and links to it
     return "|".join(
         [
@@ -61,6 +54,17 @@ def environment() -> str:
             f"blas={linked.origin if linked else None}",
         ]
     )
+
+
+def _stat_sources(folder: str, out: list[str]) -> None:
+    """Size and modification time of every source file of adcompiler: any edit to the
+    compiler makes new entries (stat, not read: this runs in every warm start)."""
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.is_dir() and entry.name != "__pycache__":
+            _stat_sources(entry.path, out)
+        elif entry.name.endswith(".py"):
+            st = entry.stat()
+            out.append(f"{entry.path}:{st.st_size}:{st.st_mtime_ns}")
 
 
 def _cpu() -> str:
@@ -125,6 +129,8 @@ def _write(name: str, files: dict[str, bytes]) -> None:
     root = cache_dir()
     if root is None:
         return
+    import tempfile
+
     try:
         root.mkdir(parents=True, exist_ok=True)
         for suffix, data in files.items():

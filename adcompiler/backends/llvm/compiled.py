@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -48,13 +48,14 @@ class Code:
         return jit.assembly(self.llvm_ir)
 
 
-class WarmEntry(NamedTuple):
+class WarmEntry:
     """What a warm start needs to call the code of a function it has not made the IR of."""
 
-    obj: str  # the object entry
-    name: str
-    params: tuple[Type, ...]
-    returns: tuple[Type, ...]
+    __slots__ = ("obj", "name", "params", "returns")
+
+    def __init__(self, obj: str, name: str, params: tuple[Type, ...], returns: tuple[Type, ...]) -> None:
+        self.obj = obj  # the object entry
+        self.name, self.params, self.returns = name, params, returns
 
 
 class CompiledFunction:

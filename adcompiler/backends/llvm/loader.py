@@ -21,7 +21,6 @@ import os
 import struct
 import sys
 import weakref
-from typing import NamedTuple
 
 _ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
 _SECTION = struct.Struct("<IIQQQQIIQQ")
@@ -57,15 +56,14 @@ class LoadError(Exception):
     """This object file is not one the loader handles (LLVM's linker should load it)."""
 
 
-class _Section(NamedTuple):
-    name: str
-    kind: int
-    flags: int
-    offset: int
-    size: int
-    link: int
-    info: int
-    align: int
+class _Section:
+    __slots__ = ("name", "kind", "flags", "offset", "size", "link", "info", "align")
+
+    def __init__(
+        self, name: str, kind: int, flags: int, offset: int, size: int, link: int, info: int, align: int
+    ):
+        self.name, self.kind, self.flags, self.offset, self.size = name, kind, flags, offset, size
+        self.link, self.info, self.align = link, info, align
 
 
 class LoadedObject:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +53,14 @@ ROUTINES = ("dgemm", "dgemv")
 _NUMPY_NAMES = ("scipy_{}_64_", "{}_64_")
 
 
-@dataclass(frozen=True)
 class Blas:
-    """Where ``dgemm`` and ``dgemv`` are and how wide their integer arguments are."""
+    """Where ``dgemm`` and ``dgemv`` are and how wide their integer arguments are. (A plain
+    class: this module is imported by every warm start, and a dataclass costs a millisecond.)"""
 
-    addresses: tuple[int, ...]  # in the order of ROUTINES
-    int_bits: int  # 64 for ILP64 builds (NumPy's own), 32 for LP64 (SciPy's)
-    origin: str  # part of the cache key: object code is built for one integer width
+    def __init__(self, addresses: tuple[int, ...], int_bits: int, origin: str) -> None:
+        self.addresses = addresses  # in the order of ROUTINES
+        self.int_bits = int_bits  # 64 for ILP64 builds (NumPy's own), 32 for LP64 (SciPy's)
+        self.origin = origin  # part of the cache key: object code is built for one integer width
 
     def symbol(self, routine: str) -> str:
         """What object code calls: named by integer width, so no code calls the wrong build."""
