@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import adcompiler as ad
-from adcompiler.backends.llvm import live_allocations
+from tests.leaks import assert_only_results_stay_allocated
 
 # values with ties (few distinct values), infinities and NaNs: where argmax's rules show
 TIE_PRONE = st.sampled_from([-np.inf, -1.0, 0.0, 0.5, 2.0, np.inf, np.nan])
@@ -307,15 +307,4 @@ def test_gathers_scatters_and_argmax_leave_only_their_results_allocated():
         (ARG_JIT[argmax_rows], (x,), None),
         (LOSS_GRAD[loss_columns_and_entries], (x[:3], idx), (x[:3], bad)),
     ]
-    for f, args, raising in calls:
-        f(*args)  # compiled
-        before = live_allocations()
-        out = f(*args)
-        assert live_allocations() == before + 1
-        del out
-        assert live_allocations() == before
-        if raising is not None:
-            for _ in range(50):
-                with pytest.raises(IndexError):
-                    f(*raising)
-            assert live_allocations() == before
+    assert_only_results_stay_allocated([(f, args, raising, IndexError) for f, args, raising in calls])

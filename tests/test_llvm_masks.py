@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import adcompiler as ad
-from adcompiler.backends.llvm import live_allocations
+from tests.leaks import assert_only_results_stay_allocated
 
 VALUES = st.floats(-3, 3, allow_nan=False)
 
@@ -217,18 +217,7 @@ def test_masks_leave_only_their_results_allocated():
         (GRADS[loss_in_a_loop], (x,), None, None),
         (FORWARD[loss_rewritten], (x,), None, None),
     ]
-    for f, args, raising, exc in calls:
-        f(*args)  # compiled
-        before = live_allocations()
-        out = f(*args)
-        assert live_allocations() == before + 1
-        del out
-        assert live_allocations() == before
-        if raising is not None:
-            for _ in range(50):
-                with pytest.raises(exc):
-                    f(*raising)
-            assert live_allocations() == before
+    assert_only_results_stay_allocated(calls)
 
 
 # --------------------------------------------------------------------------- derivatives
