@@ -2,15 +2,11 @@
 
 A naive loop nest runs several times slower than a tuned ``dgemm`` already at 200 x 200
 (no cache blocking, no register tiling), and the products dominate the gradient of any
-dense network. The BLAS used is the one NumPy itself links: its wheels ship OpenBLAS built
-with 64-bit integers (``numpy.libs/*openblas64*``, symbols ``scipy_dgemm_64_`` in NumPy 2,
-``dgemm_64_`` in 1.26), already loaded by ``import numpy`` -- so finding it costs a
-``dlopen`` of a loaded library, and it honours the same thread settings as NumPy. A NumPy
-built against another BLAS falls back to SciPy's (``scipy.linalg.cython_blas.__pyx_capi__``,
-a documented Cython API, 32-bit integers), which costs about 0.2 s to load. The JIT linker
-learns the addresses under the symbols ``adc_dgemm64`` and ``adc_dgemv64`` (or ``32``), so cached object code links again in a
-new process. Without either (or for operands whose layout BLAS cannot describe: strides
-that are not unit along one axis) the product falls back to the loop nest, at run time.
+dense network. The BLAS used is the one NumPy itself links, else SciPy's (found by
+:mod:`.native`, which says how); object code calls it under the symbols ``adc_dgemm64`` and
+``adc_dgemv64`` (or ``32``), so cached object code links again in a new process. Without
+either (or for operands whose layout BLAS cannot describe: strides that are not unit along
+one axis) the product falls back to the loop nest, at run time.
 
 The Fortran interface is column-major; a row-major ``C = A @ B`` is computed as
 ``C^T = B^T A^T``, each operand passed as it lies in memory, transposed by a flag.
