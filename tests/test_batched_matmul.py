@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from finite_diff import assert_grad_close, numerical_grad, numerical_jacobian
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 import adcompiler as ad
 from adcompiler.errors import NotDifferentiableError
+from tests.strategies import stacks
 
 
 def squares(a, b):
@@ -152,24 +151,6 @@ def test_dot_by_a_stack(rng):
     assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1), mode="forward")(a, b), expected, rtol=1e-6)
     with pytest.raises(NotDifferentiableError, match="np.matmul is"):
         ad.grad(dot_by_stack, wrt=1)(a, b)
-
-
-@st.composite
-def stacks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
-    """Two operands of matmul, one of rank 3 or more: batch axes that broadcast (some of
-    length 1 or missing), or a vector on either side."""
-    n, m, k = (draw(st.integers(1, 3)) for _ in range(3))
-    batch = draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=3))
-    ones = draw(st.lists(st.booleans(), min_size=len(batch), max_size=len(batch)))
-    other = tuple(1 if one else d for d, one in zip(batch, ones))[draw(st.integers(0, len(batch))) :]
-    left, right = (batch, other) if draw(st.booleans()) else (other, batch)
-    a_shape = (m,) if draw(st.booleans()) and not left else (*left, n, m)
-    b_shape = (m,) if draw(st.booleans()) and not right and len(a_shape) > 2 else (*right, m, k)
-    elements = st.floats(-2, 2)
-    return (
-        draw(hnp.arrays(np.float64, a_shape, elements=elements)),
-        draw(hnp.arrays(np.float64, b_shape, elements=elements)),
-    )
 
 
 @given(operands=stacks())
