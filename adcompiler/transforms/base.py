@@ -50,6 +50,8 @@ class Transformed:
         self._ir_cache: dict[tuple, Function] = {}
         self._compiled: dict[tuple, Any] = {}
         self._last: tuple | None = None
+        #: per signature: the key of its warm cache entries (see ``warm.py``), made once
+        self._warm_keys: dict[tuple, str | None] = {}
         #: seconds spent in each pass, over every specialisation
         self.timings: dict[str, float] = {}
 
@@ -109,6 +111,13 @@ class Transformed:
         kinds = [p.kind for p in self._signature.parameters.values()]
         plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         return len(kinds) if all(k in plain for k in kinds) else -1
+
+    def _warm_key(self, key: tuple) -> str | None:
+        if key not in self._warm_keys:
+            from .warm import warm_key
+
+            self._warm_keys[key] = warm_key(self, key)
+        return self._warm_keys[key]
 
     def _compile(self, key: tuple, args: Sequence[Any] | None = None) -> Callable:
         """The compiled code for the signature ``key`` (``args``: a sample call, which the
@@ -216,11 +225,10 @@ def _compile(owner: Transformed, key: tuple, args: Sequence[Any] | None) -> Call
     if owner.backend == "llvm":
         # no IR yet: the machine code may come from a warm cache entry, which needs none
         from ..backends.llvm import CompiledFunction
-        from .warm import warm_key
 
         options = {"fastmath": False, "boundscheck": True, "cache": True, **dict(owner.compile_options)}
         return CompiledFunction(
-            owner.__name__, list(key), lambda: owner.typed_ir(key), options, args, warm_key(owner, key)
+            owner.__name__, list(key), lambda: owner.typed_ir(key), options, args, owner._warm_key(key)
         )
     raise ValueError(f"unknown backend {owner.backend!r}: use 'python' or 'llvm'")
 

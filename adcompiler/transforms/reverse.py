@@ -16,7 +16,6 @@ from ..ir.types import UNKNOWN, Tensor, TupleT
 from .base import Options, Transformed, WrtSpec, has_tapes, resolve_wrt
 from .forward import ForwardDerivative
 from .plan import LoopShape, MemoryPlan
-from .warm import warm_key
 
 if TYPE_CHECKING:
     from ..ir.builder import Builder
@@ -61,7 +60,7 @@ class Derivative(Transformed):
         if key not in self._loops:
             from ..backends.llvm import cache
 
-            warm = warm_key(self, key) if self.backend == "llvm" else None
+            warm = self._warm_key(key) if self.backend == "llvm" else None
             loops = cache.load_warm(f"{warm}\nloops") if warm is not None else None
             if loops is None:
                 self.typed_ir(key)  # records the loops
