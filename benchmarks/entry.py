@@ -13,13 +13,13 @@ import numpy as np
 
 from benchmarks.results import Row
 from benchmarks.timing import Config, measure
-from benchmarks.workloads.base import Args, Entry
+from benchmarks.workloads.base import Args, Entry, Thunk
 
 TOLERANCE = 1e-6
 """Largest relative error (max-norm) accepted against the reference result."""
 
 
-def _reason(e: BaseException) -> str:
+def reason(e: BaseException) -> str:
     if isinstance(e, ModuleNotFoundError) and e.name:
         return f"{e.name} not installed"
     first = (str(e).strip().splitlines() or [""])[0]
@@ -54,31 +54,42 @@ def installed(entry: Entry) -> bool:
     return not entry.requires or importlib.util.find_spec(entry.requires) is not None
 
 
-def run_entry(entry: Entry, args: Args, size: int, reference: Any, cfg: Config) -> Row:
-    """Prepare, call once and check, then time; every failure becomes a row, not an exception."""
+def prepare(entry: Entry, args: Args, size: int, reference: Any) -> tuple[Row, Thunk | None]:
+    """Prepare ``entry`` and call it once: its row, and the thunk when its result is right.
+
+    The row's status says why there is no thunk (not installed, skipped, failed, wrong).
+    """
     row = Row(entry.kind, entry.name)
     if not installed(entry):
         row.status, row.note = "n/a", f"{entry.requires} not installed"
-        return row
+        return row, None
     if entry.max_size is not None and size > entry.max_size:
         row.status, row.note = "skipped", f"{entry.limit_reason} (runs up to {entry.max_size:,})"
-        return row
+        return row, None
     try:
         t0 = time.perf_counter()
         thunk = entry.factory(args)
         out = thunk()
         row.first_call_s = time.perf_counter() - t0
     except Exception as e:
-        row.status, row.note = "n/a", _reason(e)
-        return row
+        row.status, row.note = "n/a", reason(e)
+        return row, None
     row.rel_error = rel_error(out, reference)
     if not row.rel_error <= TOLERANCE:
         row.status, row.note = "WRONG", f"relative error {row.rel_error:.2e}"
+        return row, None
+    return row, thunk
+
+
+def run_entry(entry: Entry, args: Args, size: int, reference: Any, cfg: Config) -> Row:
+    """Prepare, call once and check, then time; every failure becomes a row, not an exception."""
+    row, thunk = prepare(entry, args, size, reference)
+    if thunk is None:
         return row
     try:
-        timing = measure(thunk, cfg, row.first_call_s)
+        timing = measure(thunk, cfg, row.first_call_s or 0.0)
     except Exception as e:
-        row.status, row.note = "n/a", _reason(e)
+        row.status, row.note = "n/a", reason(e)
         return row
     row.median_s, row.min_s, row.samples, row.number = (
         timing.median_s,

@@ -16,7 +16,7 @@ from benchmarks.entry import run_entry
 from benchmarks.results import Row
 from benchmarks.subproc import run_json
 from benchmarks.timing import Config
-from benchmarks.workloads.base import Entry
+from benchmarks.workloads.base import Entry, Workload
 
 
 def run_isolated(workload: str, entry: Entry, size: int, cfg: Config, timeout_s: float = 900.0) -> Row:
@@ -27,12 +27,29 @@ def run_isolated(workload: str, entry: Entry, size: int, cfg: Config, timeout_s:
     return Row(**data)
 
 
+def all_entries(workload: Workload) -> list[Entry]:
+    """The references (the NumPy function, the hand-written gradient), the peers and ours."""
+    from benchmarks import ours, report
+    from benchmarks.workloads.base import bind
+
+    return [
+        Entry(report.PRIMAL, "f", bind(workload.primal)),
+        Entry(report.HAND, "grad", bind(workload.hand_grad)),
+        *workload.peers,
+        *ours.entries(workload),
+    ]
+
+
+def find_entry(workload: Workload, name: str) -> Entry:
+    """The entry of ``workload`` named ``name``."""
+    return next(e for e in all_entries(workload) if e.name == name)
+
+
 def main(argv: list[str]) -> int:
-    from benchmarks.ours import entries
     from benchmarks.workloads import WORKLOADS
 
     workload = WORKLOADS[argv[0]]
-    entry = next(e for e in (*workload.peers, *entries(workload)) if e.name == argv[1])
+    entry = find_entry(workload, argv[1])
     size, cfg = int(argv[2]), Config(**json.loads(argv[3]))
     args = workload.make_args(size)
     reference = workload.primal(*args) if entry.kind == "f" else workload.hand_grad(*args)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.ours import BACKENDS, is_ours
-from benchmarks.results import Row, WorkloadResult
+from benchmarks.results import PairedRow, Row, WorkloadResult
 
 PRIMAL = "numpy (as written)"
 HAND = "hand-written numpy"
@@ -91,6 +91,39 @@ def format_table(results: list[WorkloadResult]) -> str:
     return "\n".join(lines)
 
 
+PAIRED_HEADINGS = ("workload", "ours", "/ peer", "target", "median", "quartiles", "pairs", "")
+PAIRED_LEGEND = """\
+paired    ours / peer, both timed in one fresh process with their samples alternated, so that
+          both see the same load; median and quartiles of the per-pair ratios. target: at most"""
+
+
+def _paired_cells(result: WorkloadResult, row: PairedRow) -> list[str]:
+    if row.status != "ok" or row.median is None:
+        numbers = ["", row.status, "", ""]
+    else:
+        verdict = "met" if row.median <= row.target else "over"
+        numbers = [f"{row.median:.2f}", f"{row.q1:.2f}-{row.q3:.2f}", str(row.pairs), verdict]
+    return [result.name, row.ours, row.peer, f"{row.target:g}", *numbers[:3], numbers[3] or row.note]
+
+
+def format_pairs(results: list[WorkloadResult]) -> str:
+    """The paired ratios, one line per pair, with the target each is read against."""
+    table = [list(PAIRED_HEADINGS)]
+    for result in results:
+        table.extend(_paired_cells(result, row) for row in result.pairs)
+    widths = [max(len(r[i]) for r in table) for i in range(len(PAIRED_HEADINGS) - 1)]
+    right = {3, 4, 5, 6}
+    lines = [
+        (
+            "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            + "  "
+            + r[-1]
+        ).rstrip()
+        for r in table
+    ]
+    return "\n".join([*lines, "", PAIRED_LEGEND])
+
+
 def write_json(
     path: Path, machine: dict[str, object], config: dict[str, object], results: list[WorkloadResult]
 ) -> None:
@@ -98,7 +131,11 @@ def write_json(
         "machine": machine,
         "config": config,
         "workloads": [
-            {**{k: v for k, v in asdict(r).items() if k != "rows"}, "rows": [asdict(row) for row in r.rows]}
+            {
+                **{k: v for k, v in asdict(r).items() if k not in ("rows", "pairs")},
+                "rows": [asdict(row) for row in r.rows],
+                "pairs": [asdict(pair) for pair in r.pairs],
+            }
             for r in results
         ],
     }

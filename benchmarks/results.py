@@ -28,12 +28,31 @@ class Row:
 
 
 @dataclass
+class PairedRow:
+    """``ours / peer`` from alternated samples in one process (``benchmarks/paired.py``)."""
+
+    ours: str
+    peer: str
+    target: float
+    status: Status = "ok"
+    note: str = ""
+    """Why there is no ratio (an entry not installed, failed or wrong)."""
+    median: float | None = None
+    """Median of the per-pair ratios."""
+    q1: float | None = None
+    q3: float | None = None
+    """Quartiles of the per-pair ratios: half of the pairs fall between them."""
+    pairs: int = 0
+
+
+@dataclass
 class WorkloadResult:
     name: str
     summary: str
     size_label: str
     size: int
     rows: list[Row] = field(default_factory=list)
+    pairs: list[PairedRow] = field(default_factory=list)
 
     def median(self, name: str) -> float | None:
         for row in self.rows:

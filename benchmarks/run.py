@@ -11,12 +11,12 @@ from pathlib import Path
 
 from benchmarks import cold, ours, report
 from benchmarks.entry import TOLERANCE, installed, run_entry
-from benchmarks.isolated import run_isolated
+from benchmarks.isolated import all_entries, run_isolated
 from benchmarks.machine import header, machine_info
+from benchmarks.paired import run_pair
 from benchmarks.results import Row, WorkloadResult
 from benchmarks.timing import Config
 from benchmarks.workloads import WORKLOADS, Entry, Workload
-from benchmarks.workloads.base import bind
 
 FULL = Config(repeats=7, min_sample_s=0.05, budget_s=15.0)
 QUICK = Config(repeats=3, min_sample_s=0.005, budget_s=1.0)
@@ -53,17 +53,13 @@ def _rank(entry: Entry) -> tuple[int, int]:
     return (0 if entry.kind == "f" else 1), group
 
 
-def run_workload(workload: Workload, size: int, cfg: Config, with_cold: bool, log: bool) -> WorkloadResult:
+def run_workload(
+    workload: Workload, size: int, cfg: Config, with_cold: bool, with_paired: bool, log: bool
+) -> WorkloadResult:
     args = workload.make_args(size)
     value = workload.primal(*args)
     hand = workload.hand_grad(*args)
-    entries = [
-        Entry(report.PRIMAL, "f", bind(workload.primal)),
-        Entry(report.HAND, "grad", bind(workload.hand_grad)),
-        *workload.peers,
-        *ours.entries(workload),
-    ]
-    entries.sort(key=_rank)
+    entries = sorted(all_entries(workload), key=_rank)
     result = WorkloadResult(workload.name, workload.summary, workload.size_label, size)
     for entry in entries:
         if log:
@@ -72,6 +68,13 @@ def run_workload(workload: Workload, size: int, cfg: Config, with_cold: bool, lo
             result.rows.append(run_isolated(workload.name, entry, size, cfg))
         else:
             result.rows.append(run_entry(entry, args, size, value if entry.kind == "f" else hand, cfg))
+    if with_paired:
+        for pair in workload.pairs:
+            if log:
+                print(
+                    f"  {workload.name}: {pair.ours} / {pair.peer}, paired ...", file=sys.stderr, flush=True
+                )
+            result.pairs.append(run_pair(workload.name, pair, size, cfg))
     if with_cold:
         result.rows.extend(cold_rows(workload, size))
     return result
@@ -90,6 +93,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, help="override every selected workload's size")
     p.add_argument("--repeats", type=int, help="samples per entry")
     p.add_argument("--no-cold", action="store_true", help="skip the fresh-process cold-start rows")
+    p.add_argument("--no-paired", action="store_true", help="skip the paired ratios (alternated samples)")
     p.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p.parse_args(argv)
@@ -106,10 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in opts.only or list(WORKLOADS):
         w = WORKLOADS[name]
         size = opts.size or (w.quick_size if opts.quick else w.size)
-        results.append(run_workload(w, size, cfg, not opts.no_cold, not opts.quiet))
+        results.append(run_workload(w, size, cfg, not opts.no_cold, not opts.no_paired, not opts.quiet))
     print()
     print(report.format_table(results))
     print()
+    if any(r.pairs for r in results):
+        print(report.format_pairs(results))
+        print()
     print(report.LEGEND)
     if opts.json:
         config = {**asdict(cfg), "quick": opts.quick, "tolerance": TOLERANCE}

@@ -32,6 +32,21 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """Two entries timed in one process with alternating samples (``benchmarks/paired.py``).
+
+    Timed apart, in separate processes minutes apart, two entries see different loads on a
+    shared machine, and their ratio moves by up to 1.5x between runs. Alternated samples see
+    the same load, so the ratio of each pair of samples is steady even when the times are not.
+    """
+
+    ours: str
+    peer: str
+    target: float
+    """The ratio ``ours / peer`` we hold ourselves to (at most)."""
+
+
+@dataclass(frozen=True)
 class Workload:
     """A benchmark problem. ``hand_grad`` returns one array/float per ``wrt`` position."""
 
@@ -45,6 +60,7 @@ class Workload:
     size_label: str
     hand_grad: Callable[..., tuple[Any, ...]]
     peers: tuple[Entry, ...] = ()
+    pairs: tuple[Pair, ...] = ()
 
     @property
     def wrt_arg(self) -> int | tuple[int, ...]:

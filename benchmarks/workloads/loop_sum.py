@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks import peers
 from benchmarks.problems.loop_sum import loop_sum
-from benchmarks.workloads.base import Args, Entry, Thunk, Workload
+from benchmarks.workloads.base import Args, Entry, Pair, Thunk, Workload
 
 # Autograd and PyTorch differentiate ``x[i]`` by scattering into a fresh zero array of
 # x's size, so the loop form costs O(n^2) time there.
@@ -106,5 +106,11 @@ WORKLOAD = Workload(
         Entry("autograd", "grad", _autograd, QUADRATIC_LIMIT, QUADRATIC, requires="autograd"),
         Entry("jax jit(grad) fori_loop", "grad", _jax, requires="jax", isolate=True),
         Entry("torch", "grad", _torch, QUADRATIC_LIMIT, QUADRATIC, requires="torch", isolate=True),
+    ),
+    pairs=(
+        Pair("ad.jit [llvm]", "numba njit", 1.2),
+        Pair("ad.grad [llvm]", "hand-written numba", 1.3),
+        Pair("ad.grad [llvm]", "ad.jit [llvm]", 3.0),
+        Pair("ad.grad [llvm]", "jax jit(grad) fori_loop", 1.0),
     ),
 )

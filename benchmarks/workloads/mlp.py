@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks import peers
 from benchmarks.problems.mlp import mlp_loss
-from benchmarks.workloads.base import Args, Entry, Thunk, Workload
+from benchmarks.workloads.base import Args, Entry, Pair, Thunk, Workload
 
 N_IN, N_HIDDEN, N_OUT = 784, 128, 10
 
@@ -94,5 +94,9 @@ WORKLOAD = Workload(
         Entry("autograd", "grad", _autograd, requires="autograd"),
         Entry("jax jit(grad)", "grad", _jax, requires="jax", isolate=True),
         Entry("torch", "grad", _torch, requires="torch", isolate=True),
+    ),
+    pairs=(
+        Pair("ad.grad [llvm]", "jax jit(grad)", 1.2),
+        Pair("ad.grad [python]", "jax jit(grad)", 1.2),
     ),
 )

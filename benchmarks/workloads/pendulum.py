@@ -8,7 +8,7 @@ import numpy as np
 
 from benchmarks import peers
 from benchmarks.problems.pendulum import G, pendulum
-from benchmarks.workloads.base import Args, Entry, Thunk, Workload
+from benchmarks.workloads.base import Args, Entry, Pair, Thunk, Workload
 
 
 def make_args(steps: int) -> Args:
@@ -145,5 +145,11 @@ WORKLOAD = Workload(
         Entry("autograd", "grad", _autograd, requires="autograd"),
         Entry("jax jit(grad) fori_loop", "grad", _jax, requires="jax", isolate=True),
         Entry("torch", "grad", _torch, requires="torch", isolate=True),
+    ),
+    pairs=(
+        Pair("ad.jit [llvm]", "numba njit", 1.2),
+        Pair("ad.grad [llvm]", "hand-written numba", 1.3),
+        Pair("ad.grad [llvm]", "ad.jit [llvm]", 3.0),
+        Pair("ad.grad [llvm]", "jax jit(grad) fori_loop", 1.0),
     ),
 )

@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks import peers
 from benchmarks.problems.rosenbrock import rosenbrock
-from benchmarks.workloads.base import Args, Entry, Thunk, Workload
+from benchmarks.workloads.base import Args, Entry, Pair, Thunk, Workload
 
 
 def make_args(n: int) -> Args:
@@ -69,4 +69,5 @@ WORKLOAD = Workload(
         Entry("jax jit(grad)", "grad", _jax, requires="jax", isolate=True),
         Entry("torch", "grad", _torch, requires="torch", isolate=True),
     ),
+    pairs=(Pair("ad.grad [llvm]", "jax jit(grad)", 1.0),),
 )
