@@ -283,11 +283,12 @@ def _fuse_tapes(region: Region) -> bool:
     if not drop:
         return changed
     region.ops = [op for k, op in enumerate(region.ops) if k not in drop]
-    _replace_uses(region, subst)
+    replace_uses(region, subst)
     return True
 
 
-def _replace_uses(region: Region, subst: dict[Value, Value]) -> None:
+def replace_uses(region: Region, subst: dict[Value, Value]) -> None:
+    """Use ``subst[v]`` for every use of ``v`` in ``region`` and the regions inside it."""
     for op in region.walk():
         op.operands = [subst.get(v, v) for v in op.operands]
     for r in _all_regions(region):

@@ -227,9 +227,13 @@ def _compile(owner: Transformed, key: tuple, args: Sequence[Any] | None) -> Call
         from ..backends.llvm import CompiledFunction
 
         options = {"fastmath": False, "boundscheck": True, "cache": True, **dict(owner.compile_options)}
-        return CompiledFunction(
-            owner.__name__, list(key), lambda: owner.typed_ir(key), options, args, owner._warm_key(key)
-        )
+
+        def make_ir() -> Function:
+            from ..passes.custom_rules import inline_custom_rules
+
+            return inline_custom_rules(owner.typed_ir(key))  # machine code cannot call Python
+
+        return CompiledFunction(owner.__name__, list(key), make_ir, options, args, owner._warm_key(key))
     raise ValueError(f"unknown backend {owner.backend!r}: use 'python' or 'llvm'")
 
 

@@ -11,9 +11,10 @@ what keys the object files. So the key here is made from what the IR is made of:
   an array by value, a helper function by the same key, recursively);
 - the argument types, and (added by the backend) which axes have length 1 and the options.
 
-Anything whose value cannot be fingerprinted -- an object of a user's class, a custom
-derivative rule holding Python callbacks -- gives no key: that function takes the long way,
-with its object code still cached by IR. Names the bytecode mentions but never reads as a
+A ``@custom_vjp``/``@custom_jvp`` function is fingerprinted by its function and rules, which
+the backend compiles from their source. Anything whose value cannot be fingerprinted -- an
+object of a user's class -- gives no key: that function takes the long way, with its object
+code still cached by IR. Names the bytecode mentions but never reads as a
 global (attribute names like ``shape``) add a harmless ``-`` or a value the code ignores.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..custom import CustomFunction
 from .base import Transformed
 
 #: libraries whose functions are known by name (the frontend's call tables), never read as source
@@ -122,6 +124,8 @@ def _value(v: Any, seen: dict[int, str]) -> str:
         return f"module {v.__name__}"
     if isinstance(v, Transformed):
         return _transformed(v, seen)
+    if isinstance(v, CustomFunction):
+        return f"custom({','.join(_value(f, seen) for f in (v.fn, v.vjp, v.jvp))})"
     module = getattr(v, "__module__", None) or ""
     library = module.split(".")[0]
     if library == "adcompiler" and dataclasses.is_dataclass(v) and not isinstance(v, type):
