@@ -11,7 +11,7 @@ import random
 
 from .context import Ctx
 from .scope import Kind, Scope
-from .text import MUL, Expr, binop, call, lit, method
+from .text import CMP, MUL, Expr, binop, call, lit, method
 
 
 class ArrayProductions:
@@ -81,6 +81,19 @@ class ArrayProductions:
             return Expr(f"np.sum({a.atom()}[{s1}] * {b.atom()}[{s2}])", Kind.F, bound)
         return Expr(f"np.dot({a.atom()}[{s1}], {b.atom()}[{s2}])", Kind.F, bound)
 
+    def mask(self, kind: Kind, depth: int | None = None) -> str:
+        """A boolean array of ``kind``'s shape: ``c > t`` (its margin is checked like any
+        comparison, so no entry sits on the threshold)."""
+        c = self.small(kind, depth)
+        thr = lit(round(self.rng.uniform(-0.6, 0.6), 2))
+        return f"{c.at(CMP + 1)} {self.rng.choice(['>', '<'])} {thr.text}"
+
+    def _masked_sum(self, depth: int) -> Expr:
+        """The sum of the entries a mask selects: ``np.sum(a[c > t])`` (maybe of none)."""
+        k = self.rng.choice([k for k in (Kind.V, Kind.W, Kind.M) if k in self.avail])
+        a = self.expr(k, depth)
+        return Expr(f"np.sum({a.atom()}[{self.mask(k, depth)}])", Kind.F, a.bound * self.ctx.size(k))
+
     def _where(self, kind: Kind, depth: int) -> Expr:
         rng = self.rng
         a, b = self.expr(kind, depth), self.expr(kind, depth)
@@ -90,7 +103,7 @@ class ArrayProductions:
             c = self.small(kind, depth)
             thr = lit(rng.uniform(-0.6, 0.6))
             op = rng.choice([">", "<"])
-            return call("np.where", f"{c.text} {op} {thr.text}", a, b, kind=kind, bound=bound)
+            return call("np.where", f"{c.at(CMP + 1)} {op} {thr.text}", a, b, kind=kind, bound=bound)
         if form == 1:
             return call(rng.choice(["np.maximum", "np.minimum"]), a, b, kind=kind, bound=bound)
         if form == 2:

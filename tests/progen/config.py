@@ -47,6 +47,7 @@ FEATURES: tuple[str, ...] = (
     "int_float_mix",
     "module_constants",
     "misc_statements",
+    "masks",
 )
 
 
@@ -91,6 +92,7 @@ class ProgramConfig:
     - ``int_float_mix``: loop indices and ints mixed into float arithmetic.
     - ``module_constants``: module-level float constants used in the function.
     - ``misc_statements``: docstrings, ``pass``, ``assert`` on ints.
+    - ``masks``: boolean masks: ``np.sum(a[c > t])``, ``buf[c < t] = ...`` and ``+=``.
     """
 
     scalar_math: bool = True
@@ -127,6 +129,7 @@ class ProgramConfig:
     int_float_mix: bool = True
     module_constants: bool = True
     misc_statements: bool = True
+    masks: bool = True
 
     #: Statements in the entry function's top-level block (before the final return).
     min_statements: int = 3

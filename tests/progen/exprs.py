@@ -185,6 +185,8 @@ class ExprGen(ArrayProductions):
                 Kind.V in self.avail or Kind.W in self.avail
             ):
                 prods.append((0.5, self._slice_reduce))
+            if ctx.on("masks") and ctx.on("reductions") and self.avail & {Kind.V, Kind.W, Kind.M}:
+                prods.append((0.4, self._masked_sum))
         else:
             if ctx.on("where"):
                 prods.append((0.8, lambda d: self._where(kind, d)))

@@ -216,6 +216,8 @@ class FuncGen:
     def _target(self, gen: ExprGen, var: Var) -> tuple[str, Kind]:
         """A subscript target in ``var`` and the kind of the value it holds."""
         rng, ctx = self.rng, self.ctx
+        if ctx.on("masks") and rng.random() < 0.15:
+            return f"{var.name}[{gen.mask(var.kind)}]", Kind.F
         if var.kind is Kind.M:
             form = rng.randrange(4)
             if form == 0 and Kind.V in self.avail:
@@ -456,7 +458,7 @@ class FuncGen:
             return self.assign_new(scope, nesting)
         src = rng.choice(sources)
         if src.kind is Kind.M:
-            if Kind.W in self.avail and rng.random() < 0.3:
+            if Kind.W in self.avail and ctx.on("matmul") and rng.random() < 0.3:  # .T is a matmul feature
                 it, item_kind, trips = f"{src.name}.T", Kind.W, ctx.cols
             else:
                 it, item_kind, trips = src.name, Kind.V, ctx.rows

@@ -179,6 +179,9 @@ FOOTPRINTS: dict[str, Callable[[Program], bool]] = {
     "module_constants": lambda p: any(
         isinstance(n, ast.Assign) for n in ast.parse(p.source).body
     ),
+    "masks": lambda p: any(
+        isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Compare) for n in _nodes(p)
+    ),
     "misc_statements": lambda p: _has(p, ast.Pass, ast.Assert)
     or any(ast.get_docstring(f) for f in _funcs(p)),
 }
