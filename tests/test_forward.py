@@ -237,3 +237,38 @@ def test_second_derivative_past_an_early_return(y0: float) -> None:
     grad = ad.grad(early_return_then_times, wrt=0)
     expected = numerical_jacobian(grad, (x, y), 1)
     assert_grad_close(ad.jacobian(grad, wrt=1, mode="forward")(x, y), expected, rtol=1e-6, atol=1e-8)
+
+
+def loop_sum(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += np.sin(x[i]) * x[i] ** 2 + 0.5 * x[i]
+    return s
+
+
+def writes_of_both(x, a):
+    y = x * a
+    for i in range(x.shape[0]):
+        y[i] = np.tanh(y[i] + a * x[i])
+        y[(i + 1) % x.shape[0]] += a * y[i]
+    return y
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_a_write_whose_array_and_value_both_have_tangents_writes_once(backend: str) -> None:
+    """The tangent of ``y[i] = v`` with tangents for both ``y`` and ``v`` is ``y_dot[i] =
+    v_dot``; it was ``y_dot[i] = 0`` plus a dense array of zeros holding ``v_dot``, so the
+    Hessian of a loop of n element writes cost O(n^3) (O(n^2) per write in batched mode)."""
+    x = np.array([0.3, -1.2, 0.8, 2.0, -0.4])
+    hessian = ad.hessian(loop_sum, backend=backend)
+    expected = np.diag(-np.sin(x) * x**2 + 4 * x * np.cos(x) + 2 * np.sin(x))
+    assert_grad_close(hessian(x), expected, rtol=1e-12, atol=1e-14)
+    if backend == "python":
+        assert "np.zeros" not in hessian.source.split("for i in reversed")[1]  # nothing dense in the loop
+    for wrt in (0, 1):
+        jac = ad.jacobian(writes_of_both, wrt=wrt, mode="forward", backend=backend)(x, 0.7)
+        assert_grad_close(jac, numerical_jacobian(writes_of_both, (x, 0.7), wrt), rtol=1e-6, atol=1e-8)
+        tangent = np.linspace(0.5, -1.0, 5) if wrt == 0 else 1.0
+        value, derivative = ad.jvp(writes_of_both, wrt=wrt, backend=backend)(x, 0.7, tangent)
+        assert np.allclose(value, writes_of_both(x.copy(), 0.7), rtol=1e-14)
+        assert_grad_close(derivative, jac @ tangent if wrt == 0 else jac, rtol=1e-12, atol=1e-14)

@@ -127,6 +127,13 @@ class ForwardAD:
         if op.name == "custom_call":
             self._custom(op, b, env, tan)
             return
+        if op.name in rules.JVP_WRITE and active == [0, 1]:
+            write = (rules.JVP_WRITE_BATCHED if self.batched else rules.JVP_WRITE)[op.name]
+            tx, tv = (Sym(tan[op.operands[k]], b) for k in (0, 1))
+            t = write(tx, tv, Sym(env[op.result], b), *(Sym(env[v], b) for v in op.operands), **op.attrs)
+            t.v.hint = naming.tangent(op.result.hint)
+            tan[op.result] = t.v
+            return
         table = (rules.JVP_BATCHED.get(op.name) if self.batched else None) or rules.JVP.get(op.name)
         if table is None:
             raise NotDifferentiableError(f"no forward-mode rule for {op.name}", op.loc)

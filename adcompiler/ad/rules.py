@@ -555,6 +555,24 @@ def _batched_write_v(write: str) -> Rule:
     return rule
 
 
+def _joint_write(write: str, batched: bool) -> Callable[..., Sym]:
+    """The tangent of ``write(x, v, *parts)`` when both ``x`` and ``v`` have one: the same
+    write of v's tangent into x's. (The sum of the two operands' rules would add a dense
+    array of zeros holding v's tangent: O(size of x) per write, O(n^2) in a loop of writes.)"""
+
+    def rule(tx: Sym, tv: Sym, y: Sym, x: Sym, v: Sym, *p: Sym, index=None) -> Sym:
+        if not batched:
+            return call(write, tx, tv, *p, index=index)
+        slot = getitem(y, *p, index=index)
+        return call(write, tx, _expand_batch(tv, slot.rank), *p, index=_batched_index(index))
+
+    return rule
+
+
+#: tangents of writes whose array and value both have tangents, unbatched and batched
+JVP_WRITE = {w: _joint_write(w, batched=False) for w in ("setitem", "index_add")}
+JVP_WRITE_BATCHED = {w: _joint_write(w, batched=True) for w in ("setitem", "index_add")}
+
 JVP_BATCHED["setitem"] = (
     lambda t, y, x, v, *p, index=None: setitem(t, 0.0, *p, index=_batched_index(index)),
     _batched_write_v("setitem"),
