@@ -191,3 +191,17 @@ def test_loop_that_runs_no_iteration_passes_its_initial_value_through():
     x = np.array([-0.1, 0.46, 0.4, -0.18])
     close(ad.grad(uf.loop_may_not_run)(x, -1.4, 0.3), fd(uf.loop_may_not_run, x, -1.4, 0.3))
     close(ad.grad(uf.loop_may_not_run, mode="forward")(x, -1.4, 0.3), fd(uf.loop_may_not_run, x, -1.4, 0.3))
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_variance_and_standard_deviation(backend):
+    x = RNG.normal(size=(4, 3))
+    expected = (
+        np.std(x) + np.sum(np.var(x, axis=0, ddof=1)) + np.sum(x.var(axis=1, keepdims=True))
+        + np.std(x, axis=(0, 1), ddof=2) + np.sum(x.std(axis=-1) * np.arange(4))
+    )
+    value, g = ad.value_and_grad(uf.spread, backend=backend)(x)
+    assert value == pytest.approx(expected, rel=1e-14)
+    close(g, fd(uf.spread, x))
+    # closed form: d std(x) / dx = (x - mean(x)) / (n std(x))
+    close(ad.grad(uf.std_of, backend=backend)(x), (x - np.mean(x)) / (x.size * np.std(x)), rtol=1e-12, atol=1e-15)

@@ -235,3 +235,18 @@ def loop_may_not_run(x, a, t4):
         k += 1
         t5 = math.atan(a * t4)
     return t5
+
+
+def spread(x):
+    """np.var / np.std, functions and methods, with axis=, ddof= and keepdims=."""
+    return (
+        np.std(x)
+        + np.sum(np.var(x, axis=0, ddof=1))
+        + x.var(axis=1, keepdims=True).sum()
+        + np.std(x, axis=(0, 1), ddof=2)
+        + np.sum(x.std(axis=-1) * np.arange(x.shape[0]))
+    )
+
+
+def std_of(x):
+    return np.std(x)

@@ -201,6 +201,29 @@ def _norm(a: Args) -> Value:
     return _finish(a, b.sqrt(b.sum(b.mul(x, x))))
 
 
+def _variance(std: bool) -> Handler:
+    """``np.var``/``np.std`` as NumPy computes them: the deviations from the mean, squared,
+    summed over ``axis`` and divided by ``n - ddof`` (the square root of that for ``std``)."""
+
+    def handler(a: Args) -> Value:
+        b = a.ctx.b
+        x = a.value(0, "a")
+        axis = a.static(1, "axis", None)
+        a.float_dtype(2)
+        ddof = a.static(4, "ddof", 0)
+        keepdims = True if a.static(5, "keepdims", False) else None
+        deviation = b.sub(x, b.op("mean", x, axis=axis, keepdims=True))
+        squares = b.mul(deviation, deviation)
+        if ddof == 0:
+            var = b.op("mean", squares, axis=axis, keepdims=keepdims)
+        else:
+            count = b.floordiv(b.size(x), b.size(b.op("sum", squares, axis=axis, keepdims=True)))
+            var = b.div(b.op("sum", squares, axis=axis, keepdims=keepdims), b.sub(count, b.const(ddof)))
+        return _finish(a, b.sqrt(var) if std else var)
+
+    return handler
+
+
 _NUMPY_UNARY = (
     "sin cos tan exp exp2 expm1 log log2 log10 log1p sqrt tanh sinh cosh arctan arcsin arccos "
     "abs square sign floor ceil isfinite"
@@ -213,7 +236,7 @@ NUMPY: dict[str, Handler] = {
     "power": _binary("pow"), "add": _binary("add"), "subtract": _binary("sub"),
     "multiply": _binary("mul"), "divide": _binary("div"), "true_divide": _binary("div"),
     **{name: _reduce(name) for name in "sum mean prod max min argmax argmin".split()},
-    "amax": _reduce("max"), "amin": _reduce("min"),
+    "amax": _reduce("max"), "amin": _reduce("min"), "var": _variance(std=False), "std": _variance(std=True),
     "where": lambda a: _finish(a, a.ctx.b.where(a.value(0, "condition"), a.value(1, "x"), a.value(2, "y"))),
     "clip": lambda a: _finish(a, a.ctx.b.clip(a.value(0, "a"), a.value(1, "a_min"), a.value(2, "a_max"))),
     **{name: _create(name) for name in "zeros ones empty full".split()},
@@ -324,7 +347,7 @@ def _flatten(a: Args) -> Value:
 
 
 METHODS: dict[str, Handler] = {
-    **{name: NUMPY[name] for name in "sum mean max min prod argmax argmin dot copy".split()},
+    **{name: NUMPY[name] for name in "sum mean max min prod argmax argmin var std dot copy".split()},
     "reshape": _method_reshape, "transpose": _method_transpose, "flatten": _flatten, "ravel": _flatten,
 }  # fmt: skip
 
