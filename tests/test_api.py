@@ -205,3 +205,18 @@ def test_variance_and_standard_deviation(backend):
     close(g, fd(uf.spread, x))
     # closed form: d std(x) / dx = (x - mean(x)) / (n std(x))
     close(ad.grad(uf.std_of, backend=backend)(x), (x - np.mean(x)) / (x.size * np.std(x)), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_running_sums(backend):
+    x, M = RNG.normal(size=5), RNG.normal(size=(3, 4))
+    if backend == "llvm":  # the running sums themselves, added in NumPy's order
+        assert ad.jit(uf.running_sums)(x, M) == uf.running_sums(x, M)
+    gx, gM = ad.grad(uf.running_sums, wrt=(0, 1), backend=backend)(x, M)
+    close(gx, fd(uf.running_sums, x, M))
+    close(gM, fd(uf.running_sums, x, M, wrt=1))
+    # closed form for the vector part: d sum(cumsum(x)^2) / dx_j = 2 sum_{i >= j} cumsum(x)_i
+    c = np.cumsum(x)
+    close(gx, 2 * np.cumsum(c[::-1])[::-1], rtol=1e-13, atol=1e-14)
+    close(ad.hessian(uf.running_sums, backend=backend)(x, M), 2 * np.minimum.outer(
+        np.arange(5, 0, -1), np.arange(5, 0, -1)), rtol=1e-13, atol=1e-13)

@@ -76,6 +76,7 @@ CASES: dict[str, list[tuple[list, dict]]] = {
                (["t", "k"], {}), (["t", "w"], {}), (["m", "k"], {}), (["v", "k"], {}), (["t", "v"], {}),
                (["p", "k"], {})],
     "outer": [(["v", "v"], {})],
+    "cumsum": [(["v"], {"axis": 0}), (["m"], {"axis": 1}), (["m"], {"axis": -2, "reverse": True})],
     "transpose": [(["m"], {"axes": None}), (["m"], {"axes": (1, 0)})],
     "reshape": [(["m", C((4, 3))], {}), (["m", C(12)], {})],
     "broadcast_to": [(["r", C((3, 4))], {}), (["s", C((2, 3))], {})],

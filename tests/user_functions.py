@@ -250,3 +250,14 @@ def spread(x):
 
 def std_of(x):
     return np.std(x)
+
+
+def running_sums(x, M):
+    """np.cumsum of a vector, along each axis of a matrix, and flattened."""
+    c = np.cumsum(x)
+    return (
+        np.sum(c**2)
+        + np.sum(np.cumsum(M, axis=0) * M)
+        + np.sum(M.cumsum(axis=-1) ** 3)
+        + np.sum(np.cumsum(M) * np.arange(M.size))
+    )

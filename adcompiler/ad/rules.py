@@ -286,6 +286,9 @@ def _inverse_axes(axes) -> tuple[int, ...] | None:
     return tuple(inverse)
 
 
+# a running sum's adjoint is the running sum from the other end
+defvjp("cumsum", lambda g, y, x, axis=None, reverse=None: call("cumsum", g, axis=axis, reverse=not reverse or None))
+linear("cumsum")
 defvjp("transpose", lambda g, y, x, axes=None: transpose(g, axes=_inverse_axes(axes)))
 linear("transpose")
 defvjp("reshape", lambda g, y, x, s: reshape(g, shape(x)), None)
@@ -515,6 +518,7 @@ def _batched_transpose(t: Sym, y: Sym, x: Sym, axes=None) -> Sym:
 
 
 JVP_BATCHED["transpose"] = (_batched_transpose,)
+JVP_BATCHED["cumsum"] = (lambda t, y, x, axis=None, reverse=None: call("cumsum", t, axis=_shift(axis), reverse=reverse),)
 
 
 def _with_batch(t: Sym, s: Sym) -> Sym:

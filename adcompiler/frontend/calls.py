@@ -201,6 +201,19 @@ def _norm(a: Args) -> Value:
     return _finish(a, b.sqrt(b.sum(b.mul(x, x))))
 
 
+def _cumsum(a: Args) -> Value:
+    """``np.cumsum``: along ``axis``, or over the flattened array when it is None."""
+    b = a.ctx.b
+    x = a.value(0, "a")
+    axis = a.static(1, "axis", None)
+    a.float_dtype(2)
+    if axis is None:
+        x, axis = b.reshape(x, b.const(-1)), 0
+    elif not isinstance(axis, int) or isinstance(axis, bool):
+        a.ctx.error(f"{a.name}(): axis must be an int or None", a.node)
+    return _finish(a, b.op("cumsum", x, axis=axis))
+
+
 def _variance(std: bool) -> Handler:
     """``np.var``/``np.std`` as NumPy computes them: the deviations from the mean, squared,
     summed over ``axis`` and divided by ``n - ddof`` (the square root of that for ``std``)."""
@@ -237,6 +250,7 @@ NUMPY: dict[str, Handler] = {
     "multiply": _binary("mul"), "divide": _binary("div"), "true_divide": _binary("div"),
     **{name: _reduce(name) for name in "sum mean prod max min argmax argmin".split()},
     "amax": _reduce("max"), "amin": _reduce("min"), "var": _variance(std=False), "std": _variance(std=True),
+    "cumsum": _cumsum,
     "where": lambda a: _finish(a, a.ctx.b.where(a.value(0, "condition"), a.value(1, "x"), a.value(2, "y"))),
     "clip": lambda a: _finish(a, a.ctx.b.clip(a.value(0, "a"), a.value(1, "a_min"), a.value(2, "a_max"))),
     **{name: _create(name) for name in "zeros ones empty full".split()},
@@ -347,7 +361,7 @@ def _flatten(a: Args) -> Value:
 
 
 METHODS: dict[str, Handler] = {
-    **{name: NUMPY[name] for name in "sum mean max min prod argmax argmin var std dot copy".split()},
+    **{name: NUMPY[name] for name in "sum mean max min prod argmax argmin var std cumsum dot copy".split()},
     "reshape": _method_reshape, "transpose": _method_transpose, "flatten": _flatten, "ravel": _flatten,
 }  # fmt: skip
 

@@ -109,6 +109,13 @@ def _check_finite(op: Op, x: Any) -> None:
         raise FloatingPointError(f"non-finite value: {op.attrs.get('what')}")
 
 
+def _cumsum(op: Op, x: Any) -> Any:
+    axis = op.attrs["axis"]
+    if not op.attrs.get("reverse"):
+        return np.cumsum(x, axis=axis)
+    return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+
+
 #: ops whose value depends only on their operands
 _PLAIN: dict[str, Callable[..., Any]] = {
     **{name: getattr(np, name) for name in (
@@ -135,6 +142,7 @@ _WITH_ATTRS: dict[str, Callable[..., Any]] = {
     **{name: _reduce(getattr(np, name)) for name in "sum prod max min mean".split()},
     "argmax": _arg_reduce(np.argmax), "argmin": _arg_reduce(np.argmin),
     "transpose": lambda op, x: np.transpose(x, op.attrs.get("axes")),
+    "cumsum": _cumsum,
     "expand_dims": lambda op, x: np.expand_dims(x, op.attrs["axis"]),
     "concatenate": lambda op, *xs: np.concatenate(xs, axis=op.attrs.get("axis") or 0),
     "stack": lambda op, *xs: np.stack(xs, axis=op.attrs.get("axis") or 0),

@@ -147,6 +147,14 @@ def _reduce(dtype_of: Callable[[str | None], str | None]) -> TypeRule:
     return rule
 
 
+def _scan(types, attrs):
+    """A running sum: the operand's shape, bools summed as ints."""
+    ts = _tensors(types)
+    if ts is None:
+        return _untyped()
+    return [Tensor("i64" if ts[0].dtype == "bool" else ts[0].dtype, ts[0].rank)]
+
+
 def _dot(types, attrs):
     ts = _tensors(types)
     if ts is None:
@@ -360,6 +368,12 @@ _register(OpDef("clip", "ternary", _arith))
 _family("reduce", _reduce(lambda d: "i64" if d == "bool" else d), "sum prod max min", ("axis", "keepdims"))
 _family("reduce", _reduce(lambda d: "f64"), "mean", ("axis", "keepdims"))
 _family("reduce", _reduce(lambda d: "i64"), "argmax argmin", ("axis", "keepdims"))
+
+# running sums along one axis (an int: the frontend flattens for ``axis=None``); ``reverse``
+# sums from the end (the adjoint of a running sum)
+_register(
+    OpDef("cumsum", "scan", _scan, ("axis", "reverse"), doc="np.cumsum")
+)
 
 # linear algebra
 _register(OpDef("dot", "linalg", _dot))

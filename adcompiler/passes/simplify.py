@@ -173,6 +173,8 @@ class _Rewriter:
             return args[0] if op.name == "float" else None
         if op.name == "sum_to" and isinstance(out.type, Tensor) and args[0].type == out.type and out.type.rank == 0:
             return args[0]
+        if op.name == "reshape" and const_is(args[1], -1) and args[0].type == out.type:  # a vector, flattened
+            return args[0]
         return None
 
 

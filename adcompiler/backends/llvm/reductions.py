@@ -510,6 +510,35 @@ def _outer(lw: Lowerer, op: Op) -> ArrayVal:
     return result
 
 
+def _cumsum(lw: Lowerer, op: Op) -> ArrayVal:
+    """A running sum along one axis, added in order as NumPy's ``cumsum`` adds (``reverse``:
+    from the end), each line of the axis carried in a register."""
+    x, xt, dt = lw.get(op.operands[0]), op.operands[0].type, op.result.type.dtype
+    shape = shape_of(x)
+    axis = op.attrs["axis"] % xt.rank
+    n = shape[axis]
+    read = reader(lw, x, xt.rank)
+    result = alloc_array(lw, dt, shape)
+    add = KERNELS["add"]
+    b = lw.builder
+
+    def line(others: list[ir.Value]) -> None:
+        total = lw.alloca(SCALAR[dt])
+        b.store(ir.Constant(SCALAR[dt], 0.0 if dt == "f64" else 0), total)
+
+        def step(i: ir.Value) -> None:
+            k = b.sub(b.sub(n, _ONE), i) if op.attrs.get("reverse") else i
+            at = [*others[:axis], k, *others[axis:]]
+            running = add(lw, [b.load(total), cast(lw, read(at), xt.dtype, dt)], [dt, dt], dt)
+            b.store(running, total)
+            store(lw, result, at, running)
+
+        counted_loop(lw, n, step, name="scan")
+
+    loop_nest(lw, shape[:axis] + shape[axis + 1 :], line)
+    return result
+
+
 LOWERINGS = {
     **{name: _reduce(name) for name in _REDUCTIONS},
     "argmax": _arg_extreme(">"),
@@ -518,5 +547,6 @@ LOWERINGS = {
     "dot": _product_rule("dot"),
     "matmul": _product_rule("matmul"),
     "outer": _outer,
+    "cumsum": _cumsum,
 }
 FUSED_LOWERINGS = {"sum_to": _sum_to_deferred}

@@ -274,6 +274,18 @@ def _copy(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
     return call("np.copy", a[0])
 
 
+def _cumsum(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
+    """``np.cumsum``; reversed (the adjoint of one), the running sum from the end."""
+    axis = op.attrs["axis"]
+    vector = op.operands[0].type.rank == 1
+    if not op.attrs.get("reverse"):
+        return call("np.cumsum", a[0]) if vector else call("np.cumsum", a[0], axis=literal(axis))
+    if vector:
+        backwards = ast.Slice(None, None, literal(-1))
+        return ast.Subscript(call("np.cumsum", ast.Subscript(a[0], backwards, ast.Load())), backwards, ast.Load())
+    return call("np.flip", call("np.cumsum", call("np.flip", a[0], literal(axis)), axis=literal(axis)), literal(axis))
+
+
 def _transpose(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
     axes = op.attrs.get("axes")
     if axes is None and is_array(op.operands[0]):
@@ -398,6 +410,7 @@ EXPRS: dict[str, Rule] = {
     "len": lambda op, a, ctx: call("len", a[0]),
     "size": _array_attr("size", "size"),
     "ndim": _array_attr("ndim", "ndim"),
+    "cumsum": _cumsum,
     "transpose": _transpose,
     "reshape": _reshape,
     "broadcast_to": _np("broadcast_to"),
