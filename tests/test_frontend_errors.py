@@ -90,7 +90,7 @@ def uses_unsupported_numpy(x):
 
 
 def uses_method(x):
-    return x.cumsum()
+    return x.cumprod()
 
 
 def no_return(x):
@@ -144,7 +144,7 @@ CASES = [
     (uses_star_args, "def uses_star_args", "*args"),
     (uses_nested_def, "def inner", "nested function"),
     (uses_unsupported_numpy, "np.fft.fft", "np.fft.fft is not a function"),
-    (uses_method, "x.cumsum()", ".cumsum()"),
+    (uses_method, "x.cumprod()", ".cumprod()"),
     (no_return, "def no_return", "does not return a value on every path"),
     (some_paths_return, "def some_paths_return", "does not return a value on every path"),
     (returns_nothing, "        return\n", "must return a value"),
