@@ -220,3 +220,11 @@ def test_running_sums(backend):
     close(gx, 2 * np.cumsum(c[::-1])[::-1], rtol=1e-13, atol=1e-14)
     close(ad.hessian(uf.running_sums, backend=backend)(x, M), 2 * np.minimum.outer(
         np.arange(5, 0, -1), np.arange(5, 0, -1)), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_a_list_argument_is_the_array_it_makes(backend):
+    g = ad.grad(uf.std_of, backend=backend)
+    x = [0.5, -1.0, 2.0]
+    close(g(x), g(np.array(x)), rtol=0, atol=0)
+    assert ad.jit(uf.std_of)([1, 2, 3]) == pytest.approx(np.std([1, 2, 3]), rel=1e-15)

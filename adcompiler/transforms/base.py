@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..errors import ADError, NotDifferentiableError
 from ..ir.core import Function
 from ..ir.types import DYN, Tensor, Type, type_of_python_value
@@ -221,7 +223,15 @@ def _compile(owner: Transformed, key: tuple, args: Sequence[Any] | None) -> Call
         from ..backends.python import compile_module, emit_module
 
         fn = owner.typed_ir(key)
-        return compile_module(emit_module(fn, docstring=owner._docstring()), fn.name)
+        compiled = compile_module(emit_module(fn, docstring=owner._docstring()), fn.name)
+        if not any(isinstance(t, Tensor) and t.rank for t in key):
+            return compiled
+
+        def lists_as_arrays(*args: Any) -> Any:
+            # a list is typed as the array it makes (as the LLVM backend's wrapper passes it)
+            return compiled(*(np.asarray(a) if type(a) is list else a for a in args))
+
+        return lists_as_arrays
     if owner.backend == "llvm":
         # no IR yet: the machine code may come from a warm cache entry, which needs none
         from ..backends.llvm import CompiledFunction
