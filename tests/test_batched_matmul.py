@@ -12,7 +12,6 @@ from finite_diff import assert_grad_close, numerical_grad, numerical_jacobian
 from hypothesis import given, settings
 
 import adcompiler as ad
-from adcompiler.errors import NotDifferentiableError
 from tests.strategies import stacks
 
 
@@ -143,14 +142,20 @@ def test_dot_of_a_stack_by_a_matrix_is_matmul(rng):
     assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1))(a, b), closed_form(a, b), rtol=1e-12, atol=1e-12)
 
 
-def test_dot_by_a_stack(rng):
-    """``np.dot(a, b)`` with ``b`` a stack pairs every row of ``a`` with every matrix of ``b``:
-    forward mode differentiates it, reverse mode says it cannot."""
-    a, b = _operands(rng, (3, 4), (2, 4, 5))
-    expected = numerical_grad(dot_by_stack, [a, b], (0, 1))
-    assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1), mode="forward")(a, b), expected, rtol=1e-6)
-    with pytest.raises(NotDifferentiableError, match="np.matmul is"):
-        ad.grad(dot_by_stack, wrt=1)(a, b)
+@pytest.mark.parametrize("sa, sb", [((3, 4), (2, 4, 5)), ((4,), (3, 4, 2)), ((2, 3, 4), (2, 2, 4, 3))])
+def test_dot_by_a_stack(sa, sb, rng):
+    """``np.dot(a, b)`` with ``b`` a stack pairs every row of ``a`` with every matrix of ``b``
+    (``y[I, J, k] = sum_l a[I, l] b[J, l, k]``), in every mode and both backends."""
+    a, b = _operands(rng, sa, sb)
+    y = np.dot(a, b)
+    # closed form: d sum(y^2) = 2 y; da[I, l] = sum_{J,k} 2 y[I, J, k] b[J, l, k], and db likewise
+    ia, jb = a.ndim - 1, b.ndim - 2
+    da = np.tensordot(2 * y, b, axes=(list(range(ia, ia + jb)) + [y.ndim - 1], list(range(jb)) + [b.ndim - 1]))
+    db = np.moveaxis(np.tensordot(a, 2 * y, axes=(list(range(ia)), list(range(ia)))), 0, -2)
+    for backend in ("python", "llvm"):
+        assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1), backend=backend)(a, b), (da, db), rtol=1e-12, atol=1e-12)
+    assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1), mode="forward")(a, b), (da, db), rtol=1e-12, atol=1e-12)
+    assert_grad_close((da, db), numerical_grad(dot_by_stack, [a, b], (0, 1)), rtol=1e-6)
 
 
 @given(operands=stacks())

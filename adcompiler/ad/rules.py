@@ -221,11 +221,10 @@ def _matrix_rule(name: str, operand: int) -> Rule:
         ra, rb = a.rank, b.rank
         if _stacked(name, a, b):
             return _stacked_matmul_vjp(operand, g, a, b)
+        if name == "dot" and ra and rb is not None and rb > 2:
+            return _dot_by_stack_vjp(operand, g, a, b)
         if ra is None or rb is None:
             raise NotDifferentiableError(f"{name} of arrays of unknown rank: its adjoint depends on the ranks")
-        if ra > 2 or rb > 2:
-            hint = " (np.dot by a stack of matrices is not a batched product; np.matmul is)" if name == "dot" else ""
-            raise NotDifferentiableError(f"{name} of arrays of rank {ra} and {rb} has no adjoint{hint}")
         if ra == 0 or rb == 0:
             other = b if operand == 0 else a
             mine = a if operand == 0 else b
@@ -245,6 +244,23 @@ def _swap_last(x: Sym) -> Sym:
     """A stack of matrices, each transposed (NumPy's ``np.swapaxes(x, -1, -2)``)."""
     r = x.rank
     return transpose(x, axes=(*range(r - 2), r - 1, r - 2))
+
+
+def _dot_by_stack_vjp(operand: int, g: Sym, a: Sym, b: Sym) -> Sym:
+    """``y = np.dot(a, B)`` with ``B`` a stack (rank > 2) pairs every row of ``a`` with every
+    matrix of ``B``: ``y[I, J, k] = sum_l a[I, l] B[J, l, k]``. Flattened it is one matrix
+    product, ``(a as (M, L)) @ (B with its axis l first, as (L, J*k))``, whose adjoints are
+    reshaped back."""
+    rb = b.rank
+    l_first = (rb - 2, *range(rb - 2), rb - 1)  # B[J, l, k] -> B'[l, J, k]
+    b_l = transpose(b, axes=l_first)
+    n_l = call("tuple_get", shape(b_l), index=0)
+    b2 = reshape(b_l, call("tuple", n_l, -1))
+    a2 = reshape(a, call("tuple", -1, n_l))
+    g2 = reshape(g, call("tuple", call("floordiv", size(a), n_l), -1))
+    if operand == 0:
+        return reshape(g2 @ b2.T, shape(a))
+    return transpose(reshape(a2.T @ g2, shape(b_l)), axes=_inverse_axes(l_first))
 
 
 def _stacked_matmul_vjp(operand: int, g: Sym, a: Sym, b: Sym) -> Sym:
