@@ -107,6 +107,38 @@ def test_plan_reports_memory_before_running():
     assert "nothing is taped" in str(ad.grad(uf.poly).plan(1.0))
 
 
+def _loop_sum(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += np.sin(x[i]) * x[i]
+    return s
+
+
+@pytest.mark.parametrize("checkpoint", [None, ad.Revolve(10), ad.MemoryBudget(500)])
+def test_the_budget_check_weighs_what_the_plan_reports(checkpoint):
+    """``checkpoint="auto"`` asks at every call what each loop stores
+    (``LoopShape.stored_bytes``): the plan's total, without making its report."""
+    g = ad.grad(uf.pendulum, wrt=(0, 1), checkpoint=checkpoint)
+    args = (0.3, 1.2, 1000)
+    g(*args)
+    values = g._bind(args, {})
+    (loop,) = g._loops_of(g._signature_of(values))
+    assert loop.stored_bytes(values) == g.plan(*args).total_bytes
+
+
+def test_a_loop_that_tapes_nothing_is_not_sized(monkeypatch):
+    from adcompiler.ir.slice import Slice
+
+    g = ad.grad(_loop_sum)
+    x = RNG.random(5)
+    g(x)
+    monkeypatch.setattr(Slice, "run", lambda self, args: pytest.fail("sized a loop that stores nothing"))
+    values = g._bind((x,), {})
+    (loop,) = g._loops_of(g._signature_of(values))
+    assert loop.stored_bytes(values) == 0
+    np.testing.assert_allclose(g(x), np.cos(x) * x + np.sin(x), rtol=1e-14)
+
+
 def test_auto_checkpoints_beyond_the_default_budget(monkeypatch):
     from adcompiler.transforms import reverse
 

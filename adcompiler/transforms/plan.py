@@ -48,7 +48,9 @@ class MemoryPlan:
 
 
 def _nbytes(value: Any) -> int:
-    return int(np.asarray(value).nbytes) if value is not None else 8
+    if value is None or type(value) in (float, int):  # 8 bytes, as NumPy's: no array made
+        return 8
+    return int(np.asarray(value).nbytes)
 
 
 @dataclass
@@ -80,38 +82,64 @@ class LoopShape:
         ]
         return cls(plan.line, plan.policy, is_for, Slice(primal, [*bounds, *inits]), taped)
 
-    def report(self, args: list[Any]) -> LoopReport:
-        from ..ad.checkpoint import MemoryBudget, Revolve, optimal_advances
+    def stored_bytes(self, args: list[Any]) -> int | None:
+        """What the loop stores for ``args`` (the total of :meth:`report`, None when it depends
+        on the data), without the report: ``checkpoint="auto"`` asks at every call."""
+        if self.policy is None and not self.taped:
+            return 0  # the reverse sweep needs nothing of this loop's iterations
+        iterations, values = self._run(args)
+        if self.policy is None:
+            return self._tape(iterations, values)[1]
+        return self._snapshots(values)[1]
 
-        values = self.inputs.run(args)
-        iterations = None
-        if self.is_for:
-            (lo, hi, step), values = values[:3], values[3:]
-            if None not in (lo, hi, step):
-                iterations = len(range(int(lo), int(hi), int(step)))
-        sizes = [_nbytes(v) for v in values]
+    def report(self, args: list[Any]) -> LoopReport:
+        from ..ad.checkpoint import MemoryBudget, optimal_advances
+
+        iterations, values = self._run(args)
         where = f"loop at line {self.line}" if self.line else "loop"
         count = f"{iterations:,} iterations" if iterations is not None else "a trip count known only when it runs"
         if self.policy is None:
-            # carried values have the sizes of their initial values; stored intermediates that
-            # are arrays (a matrix product...) are sized only when the loop runs
-            unsized = [hint for k, scalar, hint in self.taped if k is None and not scalar]
-            each = sum(8 if k is None else sizes[k] for k, scalar, _ in self.taped if k is not None or scalar)
-            total = None if iterations is None or unsized else each * iterations
+            each, total, unsized = self._tape(iterations, values)
             size = _human(total) if total is not None else f"{_human(each)} per iteration"
             if unsized:
                 size += " plus " + ", ".join(hint or f"the result of line {self.line}" for hint in unsized)
             text = f"{where}: {count}, tape {size}; the reverse sweep recomputes each iteration once (2 forward sweeps)"
             return LoopReport(self.line, "tape", each, iterations, total, 2.0, text)
-        each = sum(sizes)
+        k, total, each = self._snapshots(values)
         policy = self.policy
-        k = policy.snapshots if isinstance(policy, Revolve) else max(2, policy.bytes // max(each, 1))
-        total = k * each
         sweeps = None if iterations is None else 2.0 + optimal_advances(iterations, k) / max(iterations, 1)
         budget = f" (budget {_human(policy.bytes)})" if isinstance(policy, MemoryBudget) else ""
         rerun = f", {sweeps:.2f} forward sweeps" if sweeps is not None else ""
         text = f"{where}: {count}, Revolve with {k} snapshots of {_human(each)}: {_human(total)}{budget}{rerun}"
         return LoopReport(self.line, "revolve", each, iterations, total, sweeps, text)
+
+    def _run(self, args: list[Any]) -> tuple[int | None, list[Any]]:
+        """The trip count at ``args`` (None when the data decide it) and the carried values'
+        initial values."""
+        values = self.inputs.run(args)
+        if not self.is_for:
+            return None, values
+        (lo, hi, step), values = values[:3], values[3:]
+        if None in (lo, hi, step):
+            return None, values
+        return len(range(int(lo), int(hi), int(step))), values
+
+    def _tape(self, iterations: int | None, values: list[Any]) -> tuple[int, int | None, list[str | None]]:
+        """Bytes taped per iteration, in all (None when unknown), and the taped arrays that are
+        sized only when the loop runs (stored intermediates: a matrix product...)."""
+        # carried values have the sizes of their initial values
+        unsized = [hint for k, scalar, hint in self.taped if k is None and not scalar]
+        each = sum(8 if k is None else _nbytes(values[k]) for k, scalar, _ in self.taped if k is not None or scalar)
+        return each, None if iterations is None or unsized else each * iterations, unsized
+
+    def _snapshots(self, values: list[Any]) -> tuple[int, int, int]:
+        """Revolve's snapshots: how many, their bytes in all, and the bytes of one."""
+        from ..ad.checkpoint import Revolve
+
+        each = sum(_nbytes(v) for v in values)
+        policy = self.policy
+        k = policy.snapshots if isinstance(policy, Revolve) else max(2, policy.bytes // max(each, 1))
+        return k, k * each, each
 
 
 def _human(n: int) -> str:

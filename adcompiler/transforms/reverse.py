@@ -51,13 +51,16 @@ class Derivative(Transformed):
         return self._plan(values, key)
 
     def _plan(self, values: list[Any], key: tuple) -> MemoryPlan:
-        primal_values = values[:-1] if self.kind == "vjp" else values
-        return MemoryPlan([loop.report(primal_values) for loop in self._loops_of(key)])
+        return MemoryPlan([loop.report(self._primal_values(values)) for loop in self._loops_of(key)])
+
+    def _primal_values(self, values: list[Any]) -> list[Any]:
+        return values[:-1] if self.kind == "vjp" else values
 
     def _loops_of(self, key: tuple) -> list[LoopShape]:
         """The loops of the specialisation ``key``: from a warm cache entry (which spares
         making the IR), else from the IR."""
-        if key not in self._loops:
+        loops = self._loops.get(key)
+        if loops is None:
             from ..backends.llvm import cache
 
             warm = self._warm_key(key) if self.backend == "llvm" else None
@@ -68,15 +71,19 @@ class Derivative(Transformed):
                 if warm is not None:
                     cache.store_warm(f"{warm}\nloops", loops)
             self._loops[key] = loops
-        return self._loops[key]
+        return loops
 
     def _tape_over_budget(self, values: list[Any], key: tuple) -> bool:
         """``checkpoint="auto"``: whether these arguments' tapes would outgrow the default
         budget (only loops whose trip count the arguments tell are estimated)."""
-        if not self._loops_of(key):
-            return False
-        total = self._plan(values, key).total_bytes
-        return total is not None and total > AUTO_BUDGET
+        primal_values = self._primal_values(values)
+        total = 0
+        for loop in self._loops_of(key):
+            stored = loop.stored_bytes(primal_values)
+            if stored is None:  # a trip count the data decide: not estimated
+                return False
+            total += stored
+        return total > AUTO_BUDGET
 
     @functools.cached_property
     def _auto_budgeted(self) -> Derivative:

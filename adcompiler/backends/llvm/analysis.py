@@ -35,6 +35,7 @@ from ...ir.core import Function, Op, Region, Value
 from ...ir.ops import ELEMENTWISE_FAMILIES
 from ...ir.types import Tensor
 from .types import has_arrays
+from .uniqueness import unique_arrays
 
 #: reductions that can consume a fused elementwise operand in their own loop
 _FUSING_REDUCTIONS = frozenset("sum prod max min mean".split())
@@ -124,6 +125,9 @@ class Plan:
         self._find_fusions(fn)
         self._find_scatters(fn.body)
         self._region(fn.body, owns_args=True)
+        #: arrays whose reference is the only one to their block when an op takes it over
+        #: (``setitem`` writes them in place with no run-time test): see ``uniqueness``
+        self.unique: set[Value] = unique_arrays(fn.body, self)
 
     # ------------------------------------------------------------------ fusion
     def _find_fusions(self, fn: Function) -> None:

@@ -3,8 +3,8 @@
 Basic indexing (ints, slices, ``None``, ``...``) makes a view: the same data and meminfo with
 new shape and strides. ``setitem`` writes in place when it holds the only reference to an
 array this function allocated -- its operand at its last use (``Plan.movable``) and a
-reference count of 1 at run time -- and copies once otherwise, so the caller's arrays are
-never written.
+reference count of 1, proven before lowering (``uniqueness``) or tested at run time -- and
+copies once otherwise, so the caller's arrays are never written.
 """
 
 from __future__ import annotations
@@ -316,11 +316,14 @@ def writable(lw: Lowerer, op: Op) -> ArrayVal:
     """Operand 0 of ``op`` as an array this op may write: itself when unique, else a copy.
 
     A broadcast view (a zero stride along an axis longer than 1) is copied too: its
-    elements share memory, and a write to one would change them all.
+    elements share memory, and a write to one would change them all. An array the analysis
+    proved unique (``Plan.unique``) is written with no test at all.
     """
     if not lw.can_move(op, 0):
         return copy_array(lw, lw.get(op.operands[0]))
     a = lw.take(op, 0)
+    if op.operands[0] in lw.plan.unique:
+        return a
 
     def copied() -> ArrayVal:
         new = copy_array(lw, a)
