@@ -22,6 +22,13 @@ class Tensor:
     dtype: str | None
     rank: int | None
 
+    def __post_init__(self) -> None:
+        # types key every compiled specialisation, so each call hashes its arguments' types
+        object.__setattr__(self, "_hash", hash((self.dtype, self.rank)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
     def __str__(self) -> str:
         dtype = self.dtype or "?"
         if self.rank == 0:
