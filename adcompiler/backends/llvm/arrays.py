@@ -254,7 +254,7 @@ def index_view(
                 arrays.append((lw.get(v), n, s, axis))
             elif isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64":
                 i = lw.get(v) if lw.in_bounds(v, op.operands[0], axis) else _wrap_index(lw, lw.get(v), n, axis)
-                offset = b.add(offset, b.mul(i, s))
+                offset = b.add(offset, b.mul(i, lw.element_stride(s)))
             else:
                 raise unsupported(f"indexing with a {v.type}", op.loc)
         else:

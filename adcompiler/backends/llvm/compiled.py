@@ -5,6 +5,14 @@ The machine code is specialised to which axes of the array arguments have length
 carry no zero-stride selects and the adjoints of broadcasts no run-time versions. Calls with
 another pattern (a column vector where there was a matrix, say) get their own code, once.
 
+Code that reads elements of array arguments (``x[i]``) is specialised to *contiguous* arrays
+too -- the last axis of each has its elements next to each other, as in every array NumPy
+makes (Numba's ``C`` layout) -- so that an element's address needs no stride (see
+``Lowerer.element_stride``). Looking at the strides here would cost every call; the code
+looks itself and answers :data:`~.wrapper.STRIDED` to a strided argument (``x[::2]``, a
+transposed matrix), and such calls run code made for any strides, compiled at the first of
+them. Code reading no element is the same for every layout: it checks nothing, serves all.
+
 Code comes, in order, from a *warm* cache entry (no IR needed: the function's IR is not
 even made), from an *object* cache entry (keyed by the printed IR), or from LLVM. Loading it
 goes through :mod:`.loader` where it can, else through LLVM's JIT linker. Only the last two
@@ -23,7 +31,7 @@ from ...errors import NumericError
 from ...ir.core import Function
 from ...ir.types import Tensor, Type
 from . import cache, loader, native
-from .wrapper import Pattern, make_caller, pattern_of
+from .wrapper import Pattern, StridedArguments, make_caller, pattern_of
 
 #: exceptions the compiled code raises, by name (the cache stores names)
 _EXCEPTIONS = {
@@ -77,23 +85,27 @@ class CompiledFunction:
         self.__name__ = name
         self._ir, self._options, self._warm_key = ir, options, warm_key
         self._pattern = pattern_of(params)
-        #: per pattern: the machine code and its caller
+        #: per pattern: the machine code for contiguous arrays and its caller
         self._code: dict[Pattern, tuple[Code, Callable[..., Any]]] = {}
-        self._last: Pattern = self._pattern(args) if args is not None else ()
-        self._call = self._specialise(self._last)
+        #: per pattern: the machine code for any strides and its caller, made when first needed
+        self._strided: dict[Pattern, tuple[Code, Callable[..., Any]]] = {}
+        #: the code the last call ran: its pattern, and whether it was the strided code
+        self._last: tuple[Pattern, bool] = (self._pattern(args) if args is not None else (), False)
+        self._call = self._specialise(self._last[0], contiguous=True)
         self._only_scalars = not any(isinstance(t, Tensor) and t.rank for t in params)
 
-    def _specialise(self, pattern: Pattern) -> Callable[..., Any]:
+    def _specialise(self, pattern: Pattern, contiguous: bool) -> Callable[..., Any]:
         options = self._options
         warm = None
         if self._warm_key is not None and options["cache"]:
-            warm = f"{self._warm_key}\npattern={pattern}\n{sorted(options.items())}"
+            layout = "contiguous" if contiguous else "strided"
+            warm = f"{self._warm_key}\npattern={pattern} {layout}\n{sorted(options.items())}"
         entry = cache.load_warm(warm) if warm is not None else None
         code = _load(entry.obj) if entry is not None else None
         if entry is None or code is None:
             fn = self._ir()
             obj, code = _machine_code(
-                fn, pattern, options["fastmath"], options["boundscheck"], options["cache"]
+                fn, pattern, options["fastmath"], options["boundscheck"], options["cache"], contiguous
             )
             entry = WarmEntry(
                 obj, fn.name, tuple(p.type for p in fn.params), tuple(r.type for r in fn.returns)
@@ -102,7 +114,7 @@ class CompiledFunction:
                 cache.store_warm(warm, entry)
         address = code.memory.address("adc_entry")
         call = make_caller(entry.name, list(entry.params), list(entry.returns), address, code.errors)
-        self._code[pattern] = (code, call)
+        (self._code if contiguous else self._strided)[pattern] = (code, call)
         return call
 
     def __call__(self, *args: Any) -> Any:
@@ -110,18 +122,29 @@ class CompiledFunction:
             return self._call(*args)
         pattern = self._pattern(args)
         code = self._code.get(pattern)
-        call = code[1] if code is not None else self._specialise(pattern)
-        self._last = pattern
+        call = code[1] if code is not None else self._specialise(pattern, contiguous=True)
+        self._last = (pattern, False)
+        try:
+            return call(*args)
+        except StridedArguments:  # the code for contiguous arrays refused a strided one
+            pass
+        code = self._strided.get(pattern)
+        call = code[1] if code is not None else self._specialise(pattern, contiguous=False)
+        self._last = (pattern, True)
         return call(*args)
 
     @property
     def llvm_ir(self) -> str:
         """The optimised LLVM IR of the code the last call ran."""
-        return self._code[self._last][0].llvm_ir
+        return self._last_code().llvm_ir
 
     @property
     def asm(self) -> str:
-        return self._code[self._last][0].asm
+        return self._last_code().asm
+
+    def _last_code(self) -> Code:
+        pattern, strided = self._last
+        return (self._strided if strided else self._code)[pattern][0]
 
 
 def compile_function(
@@ -139,11 +162,12 @@ def compile_function(
 
 
 def _machine_code(
-    fn: Function, pattern: Pattern, fastmath: bool, boundscheck: bool, use_cache: bool
+    fn: Function, pattern: Pattern, fastmath: bool, boundscheck: bool, use_cache: bool, contiguous: bool = True
 ) -> tuple[str, Code]:
-    """The machine code of ``fn`` for one pattern, and the name of its object entry: from the
-    on-disk cache, else from LLVM."""
-    name = _object_key(fn, fastmath, boundscheck, pattern)
+    """The machine code of ``fn`` for one pattern and layout (``contiguous``: for arrays whose
+    last axis is, the usual code), and the name of its object entry: from the on-disk cache,
+    else from LLVM."""
+    name = _object_key(fn, fastmath, boundscheck, pattern, contiguous)
     hit = _load(name) if use_cache else None
     if hit is not None:
         return name, hit
@@ -154,10 +178,12 @@ def _machine_code(
     from .lower import Lowerer
 
     module = ir.Module(name=fn.name)
-    lowerer = Lowerer(fn, module, fastmath=fastmath, boundscheck=boundscheck, ones=pattern)
+    lowerer = Lowerer(
+        fn, module, fastmath=fastmath, boundscheck=boundscheck, ones=pattern, contiguous=contiguous
+    )
     core = lowerer.build()
     errors = lowerer.errors
-    build_entry(fn, module, core, errors)
+    build_entry(fn, module, core, errors, lowerer.assumes_contiguous)
     llvm_ir, obj = jit.compile_module(str(module))
     meta = {"errors": [(e.__name__, m) for e, m in errors], "llvm_ir": llvm_ir}
     if use_cache:
@@ -187,10 +213,14 @@ def _link(obj: bytes) -> Any:
     return jit.LoadedByLLVM(obj)
 
 
-def _object_key(fn: Function, fastmath: bool, boundscheck: bool, pattern: Pattern) -> str:
+def _object_key(fn: Function, fastmath: bool, boundscheck: bool, pattern: Pattern, contiguous: bool) -> str:
     """The name of the object entry of ``fn``: its printed IR, plus what printing leaves out
-    (source positions and array constants), the options and the pattern."""
-    parts = [str(fn), f"fastmath={fastmath} boundscheck={boundscheck}", f"pattern={pattern}"]
+    (source positions and array constants), the options, the pattern and the layout."""
+    parts = [
+        str(fn),
+        f"fastmath={fastmath} boundscheck={boundscheck}",
+        f"pattern={pattern} contiguous={contiguous}",
+    ]
     for op in fn.walk():
         parts.append(str(op.loc))
         value = op.attrs.get("value")

@@ -49,11 +49,24 @@ class Lowerer:
     """Lowers one function into ``module``; the state every op rule works with."""
 
     def __init__(
-        self, fn: Function, module: ir.Module, *, fastmath: bool, boundscheck: bool, ones: Pattern = ()
+        self,
+        fn: Function,
+        module: ir.Module,
+        *,
+        fastmath: bool,
+        boundscheck: bool,
+        ones: Pattern = (),
+        contiguous: bool = False,
     ) -> None:
         self.fn = fn
         #: which axes of the array parameters have length 1 (see :func:`pattern_of`)
         self.ones = ones
+        #: whether element reads may take the last axis of every array parameter to be
+        #: contiguous (see :meth:`element_stride`), and whether one did: the entry checks then
+        self.contiguous = contiguous
+        self.assumes_contiguous = False
+        #: the strides of the parameters' last axes (LLVM values, by identity) when ``contiguous``
+        self.unit_strides: dict[int, ir.Value] = {}
         #: dims (LLVM values, by identity) known not to be 1: see ``elementwise.known_not_one``
         self.not_one: dict[int, ir.Value] = {}
         #: shared lengths of slices trimming a constant off a parameter's axis, by (dim, constant)
@@ -148,6 +161,8 @@ class Lowerer:
                     shape[k] = ir.Constant(I64, 1)
                 else:
                     self.not_one[id(shape[k])] = shape[k]
+            if self.contiguous:
+                self.unit_strides[id(strides[-1])] = strides[-1]
             return ArrayVal(t.dtype, data, null, shape, strides)
         if isinstance(t, TupleT):
             return tuple(self._param_value(e, leaves, ones) for e in t.elts)
@@ -346,6 +361,23 @@ class Lowerer:
 
     def index(self, v: Value) -> ir.Value:
         return self.scalar(v, "i64")
+
+    def element_stride(self, stride: ir.Value) -> ir.Value:
+        """The stride an element read (``x[i]``) steps by along an axis of stride ``stride``.
+
+        In code for contiguous arrays, that of a parameter's last axis is the constant 1 (the
+        entry checks it): ``x[i]`` in a loop then addresses ``data + 8*i`` as Numba's code for
+        C-contiguous arrays does, not ``data + stride*i`` -- once LLVM unrolled such a loop,
+        ``i*stride``, ``(i+1)*stride``... took more registers than a loop calling ``sin`` has
+        left, and were reloaded from the stack on the way to the elements. Array operations
+        keep the run-time stride: LLVM's vectoriser checks it is 1 and versions the loop on
+        it, together with the zero strides of axes that may have length 1; given the
+        constant, it folded those into the index and gathered.
+        """
+        if id(stride) not in self.unit_strides:
+            return stride
+        self.assumes_contiguous = True
+        return ir.Constant(I64, 1)
 
     def in_bounds(self, index: Value, array: Value, axis: int) -> bool:
         """Whether ``index`` is surely a position along ``array``'s axis ``axis`` (not

@@ -3,7 +3,8 @@
 The native side is ``adc_entry`` (:mod:`.entry`). Here: one ctypes ``PYFUNCTYPE`` call: the GIL stays held, so one preallocated result
 record per function is safe. Array arguments are checked by dtype identity and rank (and
 converted only when they differ); returned arrays wrap the native block without a copy, and
-their base object drops its reference when NumPy frees the array.
+their base object drops its reference when NumPy frees the array. Code compiled for
+contiguous last axes refuses other arguments with :data:`STRIDED` (see ``compiled``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ ARRAY_DATA, ARRAY_DIMS, ARRAY_STRIDES = 16, 32, 40
 #: per array parameter (tuples flattened, in order): which axes have length 1, or None for
 #: none; ``()`` when no axis of any array parameter has length 1
 Pattern = tuple[tuple[bool, ...] | None, ...]
+#: the status of code compiled for contiguous last axes called with an array whose last axis
+#: is strided (status codes above 0 are exceptions; this one is not an error)
+STRIDED = -1
+
+
+class StridedArguments(Exception):
+    """The code called is compiled for arrays whose last axis is contiguous, and an argument's
+    is not: the caller runs the code compiled for any strides instead."""
 
 
 def _numpy_layout_ok() -> bool:
@@ -174,6 +183,8 @@ def make_caller(
     nparams = len(params)
 
     def fail(status: int) -> None:
+        if status == STRIDED:
+            raise StridedArguments
         exc, message = errors[status - 1]
         raise exc(message)
 
