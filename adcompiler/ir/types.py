@@ -131,6 +131,10 @@ def join(a: Type, b: Type) -> Type:
     raise TypeJoinError(f"{a} and {b}")
 
 
+#: the type of each (NumPy dtype, rank) of argument seen
+_ARRAY_TYPES: dict[tuple[np.dtype, int], Tensor] = {}
+
+
 def type_of_python_value(value: object) -> Type:
     """The IR type of a run-time argument (the call signature a function is specialised to)."""
     exact = _EXACT.get(type(value))  # the usual scalars, at the cost of one lookup
@@ -143,11 +147,13 @@ def type_of_python_value(value: object) -> Type:
     if isinstance(value, (float, np.floating)):
         return F64
     if isinstance(value, np.ndarray):
-        kind = value.dtype.kind
-        dtype = {"b": "bool", "i": "i64", "u": "i64", "f": "f64"}.get(kind)
+        known = _ARRAY_TYPES.get((value.dtype, value.ndim))
+        if known is not None:  # one object per array type: keys compare by identity
+            return known
+        dtype = {"b": "bool", "i": "i64", "u": "i64", "f": "f64"}.get(value.dtype.kind)
         if dtype is None:
             raise TypeError(f"arrays of dtype {value.dtype} are not supported")
-        return Tensor(dtype, value.ndim)
+        return _ARRAY_TYPES.setdefault((value.dtype, value.ndim), Tensor(dtype, value.ndim))
     if isinstance(value, tuple):
         return TupleT(tuple(type_of_python_value(v) for v in value))
     if isinstance(value, list):

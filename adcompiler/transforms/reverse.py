@@ -76,9 +76,12 @@ class Derivative(Transformed):
     def _tape_over_budget(self, values: list[Any], key: tuple) -> bool:
         """``checkpoint="auto"``: whether these arguments' tapes would outgrow the default
         budget (only loops whose trip count the arguments tell are estimated)."""
+        loops = self._loops_of(key)
+        if not loops:
+            return False
         primal_values = self._primal_values(values)
         total = 0
-        for loop in self._loops_of(key):
+        for loop in loops:
             stored = loop.stored_bytes(primal_values)
             if stored is None:  # a trip count the data decide: not estimated
                 return False
