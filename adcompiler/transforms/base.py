@@ -135,7 +135,7 @@ class Transformed:
     def _signature_of(self, values: list[Any]) -> tuple:
         """The types of bound arguments: the key of a specialisation."""
         try:
-            return tuple(type_of_python_value(v) for v in values)
+            return tuple(map(type_of_python_value, values))
         except TypeError as e:
             raise ADError(f"{self.__name__}: {e}") from None
 
