@@ -13,6 +13,7 @@ import weakref
 from ..errors import Loc, UnsupportedSyntaxError
 from ..ir.clone import clone_function
 from ..ir.core import Function
+from .aliasing import check_aliasing
 from .gate import check_function
 from .lower import FunctionLowering
 from .source import check_is_function, read_function
@@ -47,6 +48,7 @@ def _parse(pyfunc: types.FunctionType, call_loc: Loc | None, statics: tuple = ()
     try:
         fdef, source = read_function(func)
         check_function(fdef, source)
+        check_aliasing(func, fdef, source)
         fn = FunctionLowering(func, source, _parse, statics).lower(fdef)
     finally:
         _parsing.pop()

@@ -1,0 +1,487 @@
+"""Refusing writes whose meaning depends on NumPy's reference semantics.
+
+The IR gives arrays value semantics: ``y[i] = v`` makes a new value that only the name ``y``
+sees. In NumPy, every name and view sharing ``y``'s array sees the write too. Where another
+name may share the written array *and is read afterwards*, the compiled function would
+silently compute something other than Python does, so the write is refused here, before
+lowering, with both names and where they came to share one array.
+
+The analysis runs on the AST, forward, and is conservative: a binding may share an array
+when it is a name, a view (a basic subscript, ``.T``, ``reshape``, ``np.asarray``...), a
+branch between such values, or a loop over rows; arithmetic, copies, reductions and fancy
+or mask indexing make new arrays. Loops are iterated to a fixed point, so a write in one
+iteration and a read of a sharing name in the next are seen; whether a name is read later
+is the liveness of :mod:`.liveness`, back-edges included.
+
+A helper that writes into one of its parameters mutates its caller's array in NumPy: its
+:class:`Summary` says which parameters it writes and which its result may share, and the
+caller refuses the call when it reads that array (under any name) afterwards.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import types
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..errors import Loc, UnsupportedSyntaxError
+from .gate import check_function
+from .liveness import Liveness, target_names
+from .resolve import Custom, Helper, LibFunc, ModuleRef, Symbol, lookup_free_name, member
+from .source import Source, read_function
+
+#: NumPy functions whose result may be a view of their first argument (``a``)
+_VIEW_FUNCTIONS = frozenset({"asarray", "reshape", "transpose"})
+#: array methods whose result may be a view of the array
+_VIEW_METHODS = frozenset({"reshape", "transpose", "ravel"})
+#: NumPy functions that always return an array
+_ARRAY_FUNCTIONS = frozenset(
+    "zeros ones empty full zeros_like ones_like full_like arange linspace eye array copy asarray "
+    "concatenate stack reshape transpose cumsum outer".split()
+)
+#: NumPy reductions: a scalar unless they take an axis
+_REDUCTIONS = frozenset("sum mean prod max min amax amin argmax argmin var std dot linalg.norm".split())
+#: array methods that always return an array
+_ARRAY_METHODS = frozenset({"copy", "reshape", "transpose", "ravel", "flatten", "cumsum"})
+#: adcompiler's markers that return their argument itself when run as plain Python
+_IDENTITY_MARKERS = frozenset({"stop_gradient"})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where two names came to share one array: the binding statement, its line, the name it
+    bound, and the copy that would avoid the sharing."""
+
+    text: str
+    line: int
+    target: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a helper does to its caller's arrays: the parameters it may write into (with
+    where), and the parameters its result may share."""
+
+    writes: dict[str, Loc]
+    returns: frozenset[str]
+
+
+def _argument(param: str) -> str:
+    """The name standing for the caller's array bound to ``param`` (never an identifier)."""
+    return f"<argument {param}>"
+
+
+@dataclass
+class Sharing:
+    """Which names may share an array: a symmetric relation, each pair with its origin; and
+    which names are known to hold arrays (``y += v`` writes in place only into an array)."""
+
+    pairs: dict[str, dict[str, Origin]] = field(default_factory=dict)
+    arrays: set[str] = field(default_factory=set)
+
+    def copy(self) -> Sharing:
+        return Sharing({name: dict(others) for name, others in self.pairs.items()}, set(self.arrays))
+
+    def sharers(self, name: str) -> dict[str, Origin]:
+        """The names other than ``name`` that may share its array."""
+        return self.pairs.get(name, {})
+
+    def join(self, other: Sharing) -> Sharing:
+        """What may share after either of two paths."""
+        joined = self.copy()
+        for name, others in other.pairs.items():
+            for sharer, origin in others.items():
+                joined.pairs.setdefault(name, {}).setdefault(sharer, origin)
+        joined.arrays |= other.arrays
+        return joined
+
+    def same_as(self, other: Sharing) -> bool:
+        shape = lambda s: ({n: set(o) for n, o in s.pairs.items() if o}, s.arrays)
+        return shape(self) == shape(other)
+
+    def bind(self, target: str, sources: set[str], origin: Origin, is_array: bool = False) -> None:
+        """``target`` is rebound to a value that may share the arrays of ``sources``."""
+        shared = {s: origin for s in sources}
+        for source in sources:
+            for sharer, earlier in self.sharers(source).items():
+                shared.setdefault(sharer, earlier)
+        shared.pop(target, None)
+        for sharer in self.pairs.pop(target, {}):
+            self.pairs[sharer].pop(target, None)
+        self.pairs[target] = shared
+        for sharer, how in shared.items():
+            self.pairs.setdefault(sharer, {})[target] = how
+        self.arrays.discard(target)
+        if is_array:
+            self.arrays.add(target)
+
+
+class _Analysis:
+    """The forward sharing analysis of one function; raises at the first refused write."""
+
+    def __init__(self, pyfunc: types.FunctionType, fdef: ast.FunctionDef, source: Source) -> None:
+        self.pyfunc = pyfunc
+        self.source = source
+        self.params = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
+        self.locals = set(self.params) | {
+            n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+        self.writes: dict[str, Loc] = {}
+        self.returns: set[str] = set()
+        #: for each enclosing loop, the states at its ``break`` and ``continue`` statements
+        self.jumps: list[list[Sharing]] = []
+
+    def run(self, body: list[ast.stmt]) -> Summary:
+        state = Sharing()
+        for param in self.params:
+            state.bind(param, {_argument(param)}, Origin("", 0, param, ""))
+        self.block(body, frozenset(), state, Liveness())
+        return Summary(self.writes, frozenset(self.returns))
+
+    # ------------------------------------------------------------------ statements
+    def block(self, stmts: list[ast.stmt], out: frozenset[str], state: Sharing, live: Liveness) -> Sharing:
+        for stmt, after in zip(stmts, live.block(stmts, out)):
+            state = self.stmt(stmt, after, state, live)
+        return state
+
+    def stmt(self, stmt: ast.stmt, out: frozenset[str], state: Sharing, live: Liveness) -> Sharing:
+        self.check_calls(stmt, out, state, live)
+        if isinstance(stmt, ast.Assign | ast.AnnAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if stmt.value is not None:
+                for target in targets:
+                    self.assign(target, stmt.value, stmt, out, state)
+        elif isinstance(stmt, ast.AugAssign):
+            self.augassign(stmt, out, state)
+        elif isinstance(stmt, ast.Return):
+            returned = self.sources(stmt.value, state) if stmt.value is not None else set()
+            for name in returned | {s for n in returned for s in state.sharers(n)}:
+                self.returns.update(p for p in self.params if name == _argument(p))
+        elif isinstance(stmt, ast.Break | ast.Continue) and self.jumps:
+            self.jumps[-1].append(state.copy())
+        elif isinstance(stmt, ast.If):
+            then = self.block(stmt.body, out, state.copy(), live)
+            return then.join(self.block(stmt.orelse, out, state.copy(), live))
+        elif isinstance(stmt, ast.For | ast.While):
+            return self.loop(stmt, out, state, live)
+        return state
+
+    def assign(
+        self, target: ast.expr, value: ast.expr, stmt: ast.stmt, out: frozenset[str], state: Sharing
+    ) -> None:
+        """Bind ``target`` to ``value``; pairs up ``a, b = y, x``; a subscript is a write."""
+        if isinstance(target, ast.Subscript):
+            self.write(target, f"writing {ast.unparse(target.value)}[...]", stmt, out, state)
+        elif isinstance(target, ast.Name):
+            text = ast.unparse(stmt).split("\n")[0]
+            fix = f"{target.id} = {ast.unparse(value)}.copy()"
+            origin = Origin(text, self.source.loc(stmt).line, target.id, fix)
+            state.bind(target.id, self.sources(value, state), origin, self.is_array(value, state))
+        elif isinstance(target, ast.Tuple | ast.List):
+            pairs = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts)
+            for k, elt in enumerate(target.elts):
+                self.assign(elt, value.elts[k] if pairs else value, stmt, out, state)
+
+    def augassign(self, stmt: ast.AugAssign, out: frozenset[str], state: Sharing) -> None:
+        """``a[i] += v`` writes into ``a``; on an array, ``a += v`` does too (in place). Whether
+        ``a`` is an array is known here only when its binding says so (its type is not)."""
+        target = stmt.target
+        if isinstance(target, ast.Subscript):
+            self.write(target, f"writing {ast.unparse(target.value)}[...]", stmt, out, state)
+        elif isinstance(target, ast.Name) and target.id in state.arrays:
+            self.write(target, f"updating {target.id} in place ({ast.unparse(stmt)})", stmt, out, state)
+
+    def write(self, target: ast.expr, what: str, stmt: ast.stmt, out: frozenset[str], state: Sharing) -> None:
+        """A write into the array of the name ``target`` (or of ``target``'s base)."""
+        names = target_names(target)
+        if not names:
+            return  # x[i][j] = v: refused by the lowering
+        name = names[0]
+        state.arrays.add(name)  # what is written into by subscript is an array
+        for sharer, origin in state.sharers(name).items():
+            self.note_argument_write(sharer, stmt)
+            if sharer in out:
+                self.refuse(
+                    f"{what} also changes {sharer} in NumPy (they share one array: {origin.text} at "
+                    f"line {origin.line}); adcompiler gives arrays value semantics, so it would not: "
+                    f"make {origin.target} a copy ({origin.fix})",
+                    stmt,
+                )
+
+    def note_argument_write(self, name: str, node: ast.AST) -> None:
+        for param in self.params:
+            if name == _argument(param):
+                self.writes.setdefault(param, self.source.loc(node))
+
+    def loop(self, stmt: ast.For | ast.While, out: frozenset[str], state: Sharing, live: Liveness) -> Sharing:
+        """Iterate the body until what may share at the loop head stops growing; ``break``
+        and ``continue`` states join both the head and the exit (conservative)."""
+        head_live = live.loop_head(stmt, out)
+        inner = Liveness(((out, head_live), *live.loops))
+        head = state
+        while True:
+            entry = head.copy()
+            if isinstance(stmt, ast.For):
+                self.bind_loop_target(stmt, entry)
+            self.jumps.append([])
+            end = self.block(stmt.body, head_live, entry, inner)
+            for jumped in self.jumps.pop():
+                end = end.join(jumped)
+            grown = head.join(end)
+            if grown.same_as(head):
+                return grown
+            head = grown
+
+    def bind_loop_target(self, stmt: ast.For, state: Sharing) -> None:
+        """``for row in m`` binds views of ``m``; ``enumerate`` and ``zip`` views of theirs."""
+        it, target = stmt.iter, stmt.target
+        line = self.source.loc(stmt).line
+        text = f"for {ast.unparse(target)} in {ast.unparse(it)}"
+
+        def bind(name_node: ast.expr, sources: set[str]) -> None:
+            for name in target_names(name_node):
+                state.bind(name, sources, Origin(text, line, name, f"{name} = {name}.copy()"))
+
+        func = self.symbol(it.func) if isinstance(it, ast.Call) else None
+        if isinstance(it, ast.Call) and func == LibFunc("builtin", "range"):
+            bind(target, set())
+        elif isinstance(it, ast.Call) and func in (
+            LibFunc("builtin", "enumerate"),
+            LibFunc("builtin", "zip"),
+        ):
+            elts = list(target.elts) if isinstance(target, ast.Tuple | ast.List) else [target]
+            if func.name == "enumerate" and elts:
+                bind(elts.pop(0), set())
+            for k, elt in enumerate(elts):
+                bind(elt, self.sources(it.args[k], state) if k < len(it.args) else set())
+        else:
+            bind(target, self.sources(it, state))
+
+    # ------------------------------------------------------------------ helper calls
+    def check_calls(self, stmt: ast.stmt, out: frozenset[str], state: Sharing, live: Liveness) -> None:
+        """Refuse a call to a helper that writes into an array the caller reads afterwards."""
+        for expr in _own_expressions(stmt):
+            for call in (n for n in ast.walk(expr) if isinstance(n, ast.Call)):
+                helper = self.helper_of(call)
+                if helper is None:
+                    continue
+                summary = summarise(helper)
+                if summary.writes:
+                    self.check_helper_writes(
+                        stmt, call, helper, summary, self.live_after_call(stmt, call, out, live), state
+                    )
+
+    def check_helper_writes(
+        self,
+        stmt: ast.stmt,
+        call: ast.Call,
+        helper: types.FunctionType,
+        summary: Summary,
+        after: set[str],
+        state: Sharing,
+    ) -> None:
+        args = _bind_arguments(helper, call)
+        for param, where in summary.writes.items():
+            arg = args.get(param)
+            if arg is None:
+                continue
+            written = self.sources(arg, state)
+            sharing = written | {s for n in written for s in state.sharers(n)}
+            for name in sharing:
+                self.note_argument_write(name, call)
+            others = [p for p, a in args.items() if p != param and self.sources(a, state) & sharing]
+            read = sorted((sharing & after) | set(others))
+            if not read:
+                continue
+            passed = ast.unparse(arg)
+            reader = (
+                f"{read[0]} is read after the call" if read[0] in after else f"it is also passed as {read[0]}"
+            )
+            self.refuse(
+                f"{helper.__name__}() writes into its parameter {param} (at line {where.line}), which in "
+                f"NumPy also changes the caller's array {passed}, and {reader}; adcompiler gives arrays "
+                f"value semantics, so it would not: pass a copy ({passed}.copy())",
+                call,
+            )
+
+    def live_after_call(
+        self, stmt: ast.stmt, call: ast.Call, out: frozenset[str], live: Liveness
+    ) -> set[str]:
+        """Names read after ``call`` returns: after the statement, and elsewhere in it."""
+        inside = {id(n) for n in ast.walk(call)}
+        elsewhere = {
+            n.id
+            for expr in _own_expressions(stmt)
+            for n in ast.walk(expr)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in inside
+        }
+        if isinstance(stmt, ast.Assign | ast.AnnAssign):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            bound = {n for t in targets for n in target_names(t) if not isinstance(t, ast.Subscript)}
+            return (set(out) - bound) | elsewhere
+        if isinstance(stmt, ast.If):
+            return set(live.before(stmt.body, out) | live.before(stmt.orelse, out)) | elsewhere
+        if isinstance(stmt, ast.For | ast.While):
+            return set(live.loop_head(stmt, out)) | elsewhere
+        if isinstance(stmt, ast.AugAssign):
+            return set(out) | elsewhere | set(target_names(stmt.target))
+        return set(out) | elsewhere
+
+    # ------------------------------------------------------------------ expressions
+    def sources(self, node: ast.expr, state: Sharing) -> set[str]:
+        """The names whose arrays the value of ``node`` may share (empty: a new array)."""
+        if isinstance(node, ast.Name):
+            return {node.id} if node.id in self.locals else set()
+        if isinstance(node, ast.Subscript):
+            return self.sources(node.value, state) if self.may_be_view(node.slice, state) else set()
+        if isinstance(node, ast.Attribute):
+            return self.sources(node.value, state) if node.attr == "T" else set()
+        if isinstance(node, ast.IfExp):
+            return self.sources(node.body, state) | self.sources(node.orelse, state)
+        if isinstance(node, ast.BoolOp | ast.Tuple | ast.List):
+            elts = node.values if isinstance(node, ast.BoolOp) else node.elts
+            return {s for e in elts for s in self.sources(e, state)}
+        if isinstance(node, ast.Call):
+            return self.call_sources(node, state)
+        return set()
+
+    def may_be_view(self, index: ast.expr, state: Sharing) -> bool:
+        """Whether a subscript may return a view: any basic index (a slice, ``None``, an integer
+        that may select a row); not one indexing with an array, a list or a comparison
+        (fancy or mask indexing, which copies)."""
+        elts = index.elts if isinstance(index, ast.Tuple) else [index]
+        return not any(isinstance(e, ast.List | ast.Compare) or self.is_array(e, state) for e in elts)
+
+    def is_array(self, node: ast.expr, state: Sharing) -> bool:
+        """Whether ``node`` is known to be an array (False: a scalar, or not known)."""
+        if isinstance(node, ast.Name):
+            return node.id in state.arrays
+        if isinstance(node, ast.Subscript):
+            elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return any(
+                isinstance(e, ast.Slice) or (isinstance(e, ast.Constant) and e.value is None) for e in elts
+            )
+        if isinstance(node, ast.Attribute):
+            return node.attr == "T" and self.is_array(node.value, state)
+        if isinstance(node, ast.BinOp):
+            return self.is_array(node.left, state) or self.is_array(node.right, state)
+        if isinstance(node, ast.UnaryOp):
+            return self.is_array(node.operand, state)
+        if isinstance(node, ast.IfExp):
+            return self.is_array(node.body, state) or self.is_array(node.orelse, state)
+        if not isinstance(node, ast.Call) or isinstance(node.func, ast.Call):
+            return False
+        sym = self.symbol(node.func)
+        if sym is None and isinstance(node.func, ast.Attribute):
+            return node.func.attr in _ARRAY_METHODS
+        if not (isinstance(sym, LibFunc) and sym.lib == "numpy"):
+            return False
+        if sym.name in _ARRAY_FUNCTIONS:
+            return True
+        if sym.name in _REDUCTIONS and not any(k.arg == "axis" for k in node.keywords) and len(node.args) < 2:
+            return False
+        return any(self.is_array(a, state) for a in node.args)
+
+    def call_sources(self, call: ast.Call, state: Sharing) -> set[str]:
+        func = call.func
+        first = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "a"), None)
+        helper = self.helper_of(call)
+        if helper is not None:
+            args = _bind_arguments(helper, call)
+            return {s for p in summarise(helper).returns if p in args for s in self.sources(args[p], state)}
+        sym = self.symbol(func) if not isinstance(func, ast.Call) else None
+        if sym is None and isinstance(func, ast.Attribute) and func.attr in _VIEW_METHODS:
+            return self.sources(func.value, state)
+        if isinstance(sym, Custom):  # the user's function: its result may be anything
+            return {s for a in call.args for s in self.sources(a, state)}
+        is_view = isinstance(sym, LibFunc) and (
+            (sym.lib == "numpy" and sym.name in _VIEW_FUNCTIONS)
+            or (sym.lib == "ad" and sym.name in _IDENTITY_MARKERS)
+        )
+        return self.sources(first, state) if is_view and first is not None else set()
+
+    def helper_of(self, call: ast.Call) -> types.FunctionType | None:
+        """The helper a call runs: ``h(...)`` or ``ad.checkpoint(h)(...)``."""
+        func = call.func
+        if isinstance(func, ast.Call) and self.symbol(func.func) == LibFunc("ad", "checkpoint") and func.args:
+            func = func.args[0]
+        sym = self.symbol(func)
+        return sym.func if isinstance(sym, Helper) else None
+
+    def symbol(self, node: ast.expr) -> Symbol | None:
+        """What a free name or dotted name refers to (None: a local value, or unknown)."""
+        if isinstance(node, ast.Name):
+            return None if node.id in self.locals else lookup_free_name(self.pyfunc, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.symbol(node.value)
+            if isinstance(base, ModuleRef):
+                try:
+                    return member(base, node.attr, self.source.loc(node))
+                except UnsupportedSyntaxError:
+                    return None  # the lowering reports it
+        return None
+
+    def refuse(self, message: str, node: ast.AST) -> None:
+        raise UnsupportedSyntaxError(message, self.source.loc(node))
+
+
+def _own_expressions(stmt: ast.stmt) -> Iterator[ast.expr]:
+    """The expressions a statement evaluates itself (not those of the blocks it holds)."""
+    if isinstance(stmt, ast.Assign):
+        yield from stmt.targets
+        yield stmt.value
+    elif isinstance(stmt, ast.AugAssign | ast.AnnAssign):
+        yield stmt.target
+        if stmt.value is not None:
+            yield stmt.value
+    elif isinstance(stmt, ast.Return | ast.Expr) and stmt.value is not None:
+        yield stmt.value
+    elif isinstance(stmt, ast.If | ast.While | ast.Assert):
+        yield stmt.test
+    elif isinstance(stmt, ast.For):
+        yield stmt.iter
+
+
+def _bind_arguments(helper: types.FunctionType, call: ast.Call) -> dict[str, ast.expr]:
+    """The argument expressions a call binds to the helper's parameters."""
+    code = helper.__code__
+    params = code.co_varnames[: code.co_argcount]
+    bound = dict(zip(params, call.args))
+    bound.update((k.arg, k.value) for k in call.keywords if k.arg in params)
+    return bound
+
+
+_summaries: weakref.WeakKeyDictionary[types.FunctionType, Summary] = weakref.WeakKeyDictionary()
+#: helpers being summarised: a recursive call is refused by the lowering, not here
+_summarising: set[types.FunctionType] = set()
+
+
+def check_aliasing(pyfunc: types.FunctionType, fdef: ast.FunctionDef, source: Source) -> Summary:
+    """Refuse a write that another name sharing the array would see in NumPy; return what
+    the function does to its parameters' arrays (cached)."""
+    summary = _summaries.get(pyfunc)
+    if summary is None:
+        _summarising.add(pyfunc)
+        try:
+            summary = _Analysis(pyfunc, fdef, source).run(fdef.body)
+        finally:
+            _summarising.discard(pyfunc)
+        _summaries[pyfunc] = summary
+    return summary
+
+
+def summarise(helper: types.FunctionType) -> Summary:
+    """A helper's :class:`Summary`, reading its source (refusing what the gate refuses)."""
+    helper = inspect.unwrap(helper)
+    summary = _summaries.get(helper)
+    if summary is not None:
+        return summary
+    if helper in _summarising:
+        return Summary({}, frozenset())
+    fdef, source = read_function(helper)
+    check_function(fdef, source)
+    return check_aliasing(helper, fdef, source)

@@ -1,0 +1,332 @@
+"""Writes into arrays that another live name shares are refused; the safe patterns give NumPy's
+value and gradient.
+
+Each refused function marks the statement that makes two names share one array with
+``# origin`` and the refused write (or call) with ``# write``: the error must be at the write
+and name both variables and the origin's line.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from finite_diff import assert_grad_close, numerical_grad
+
+import adcompiler as ad
+from adcompiler.errors import UnsupportedSyntaxError
+
+
+# ---------------------------------------------------------------- refused: a later read sees the write
+def plain_copy(x):
+    y = x * 2.0
+    z = y  # origin
+    y[0] = 5.0  # write
+    return np.sum(z)
+
+
+def slice_view(x):
+    y = x * 2.0
+    v = y[1:]  # origin
+    y[1] = 7.0  # write
+    return np.sum(v)
+
+
+def write_through_view(x):
+    y = x * 2.0
+    v = y[1:]  # origin
+    v[0] = 7.0  # write
+    return np.sum(y)
+
+
+def tuple_unpacking(x):
+    y = x * 2.0
+    a, b = y, x  # origin
+    y[0] = 1.0  # write
+    return np.sum(a) + np.sum(b)
+
+
+def conditional_alias(x):
+    y = x * 2.0
+    w = x * 3.0
+    z = y if x[0] > 0.5 else w  # origin
+    y[0] = 1.0  # write
+    return np.sum(z)
+
+
+def augmented_write(x):
+    y = x * 2.0
+    z = y  # origin
+    y[1:] += 1.0  # write
+    return np.sum(z * z)
+
+
+def masked_write(x):
+    y = x * 2.0
+    z = y  # origin
+    y[y > 1.0] = 0.0  # write
+    return np.sum(z)
+
+
+def whole_array_in_place(x):
+    y = np.zeros(3) + x
+    z = y  # origin
+    y += 1.0  # write
+    return np.sum(z * z)
+
+
+def row_of_matrix(m):
+    a = m * 1.0
+    r = a[0]  # origin
+    a[0, 1] = 0.0  # write
+    return np.sum(r)
+
+
+def column_of_matrix(m):
+    a = m * 1.0
+    c = a[:, 1]  # origin
+    a[0, 1] = 0.0  # write
+    return np.sum(c)
+
+
+def transposed(m):
+    a = m * 1.0
+    t = a.T  # origin
+    a[0, 1] = 0.0  # write
+    return np.sum(t * t)
+
+
+def reshaped(m):
+    a = m * 1.0
+    r = np.reshape(a, (-1,))  # origin
+    a[0, 1] = 0.0  # write
+    return np.sum(r * r)
+
+
+def reshape_method(m):
+    a = m * 1.0
+    r = a.reshape(-1)  # origin
+    r[0] = 0.0  # write
+    return np.sum(a)
+
+
+def new_axis(x):
+    y = x * 2.0
+    e = y[None]  # origin
+    y[0] = 0.0  # write
+    return np.sum(e)
+
+
+def as_array(x):
+    y = x * 2.0
+    z = np.asarray(y)  # origin
+    z[0] = 0.0  # write
+    return np.sum(y)
+
+
+def rows_of_loop(m):
+    a = m * 1.0
+    for row in a:  # origin
+        row[0] = 0.0  # write
+    return np.sum(a)
+
+
+def across_iterations(x):
+    y = x * 2.0
+    z = x * 0.0
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(z)
+        z = y  # origin
+        y[i] = 1.0  # write
+    return s
+
+
+def read_after_loop(x):
+    y = x * 2.0
+    z = y  # origin
+    for i in range(3):
+        y[i] = y[i] * 3.0  # write
+    return np.sum(z)
+
+
+def _write_first(p):
+    p[0] = 0.0
+    return np.sum(p)
+
+
+def helper_writes_argument(x):
+    y = x * 2.0  # origin
+    s = _write_first(y)  # write
+    return s + np.sum(y)
+
+
+def helper_writes_shared_argument(x):
+    y = x * 2.0
+    z = y  # origin
+    s = _write_first(y)  # write
+    return s + np.sum(z)
+
+
+REFUSED = [
+    (plain_copy, "y", "z"),
+    (slice_view, "y", "v"),
+    (write_through_view, "v", "y"),
+    (tuple_unpacking, "y", "a"),
+    (conditional_alias, "y", "z"),
+    (augmented_write, "y", "z"),
+    (masked_write, "y", "z"),
+    (whole_array_in_place, "y", "z"),
+    (row_of_matrix, "a", "r"),
+    (column_of_matrix, "a", "c"),
+    (transposed, "a", "t"),
+    (reshaped, "a", "r"),
+    (reshape_method, "r", "a"),
+    (new_axis, "y", "e"),
+    (as_array, "z", "y"),
+    (rows_of_loop, "row", "a"),
+    (across_iterations, "y", "z"),
+    (read_after_loop, "y", "z"),
+    (helper_writes_argument, "p", "y"),
+    (helper_writes_shared_argument, "p", "z"),
+]
+
+
+def _marked_line(fn, marker: str) -> int:
+    lines, first = inspect.getsourcelines(fn)
+    (k,) = [k for k, line in enumerate(lines) if line.rstrip().endswith(f"# {marker}")]
+    return first + k
+
+
+def _argument(fn) -> np.ndarray:
+    name = next(iter(inspect.signature(fn).parameters))
+    return np.array([[0.3, 0.7, 1.1], [0.2, 0.9, 1.4]]) if name == "m" else np.array([0.3, 0.7, 1.1])
+
+
+@pytest.mark.parametrize("fn, written, sharer", REFUSED, ids=[f.__name__ for f, *_ in REFUSED])
+def test_refused(fn, written: str, sharer: str) -> None:
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        ad.grad(fn)(_argument(fn))
+    error = info.value
+    assert error.loc is not None and error.loc.line == _marked_line(fn, "write"), error
+    assert error.loc.file == inspect.getsourcefile(fn) and error.loc.source_line.strip()
+    assert written in error.message and sharer in error.message, error.message
+    if not fn.__name__.startswith("helper"):
+        assert f"line {_marked_line(fn, 'origin')}" in error.message, error.message
+        assert "value semantics" in error.message and ".copy()" in error.message
+
+
+def test_refused_by_llvm_jit_too() -> None:
+    with pytest.raises(UnsupportedSyntaxError, match=r"writing y\[...\] also changes z"):
+        ad.jit(plain_copy)(_argument(plain_copy))
+
+
+def test_helper_refusal_names_helper_and_parameter() -> None:
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        ad.grad(helper_writes_argument)(_argument(helper_writes_argument))
+    message = info.value.message
+    assert "_write_first() writes into its parameter p" in message
+    write_line = inspect.getsourcelines(_write_first)[1] + 1  # p[0] = 0.0
+    assert f"(at line {write_line})" in message
+    assert "y is read after the call" in message
+
+
+# ---------------------------------------------------------------- accepted: NumPy's value and gradient
+def fresh_buffer(x):
+    buf = np.zeros(3)
+    for i in range(3):
+        buf[i] = x[i] * x[i]
+    return np.sum(buf)
+
+
+def copy_then_write(x):
+    y = x.copy()
+    y[0] = 1.0
+    return np.sum(y * x)
+
+
+def rebound_by_arithmetic(x):
+    y = x * 2.0
+    y = y * 2.0
+    y[0] = 1.0
+    return np.sum(y * y)
+
+
+def rebound_after_alias(x):
+    y = x * 2.0
+    z = y
+    y = y + 1.0
+    y[0] = 0.0
+    return np.sum(z) + np.sum(y * y)
+
+
+def alias_never_read_again(x):
+    y = x * 2.0
+    z = y
+    s = np.sum(z)
+    y[0] = 5.0
+    return s + np.sum(y * y)
+
+
+def write_into_parameter(x):
+    x[0] = 1.0
+    return np.sum(x * x)
+
+
+def copies_do_not_share(x):
+    y = x * 2.0
+    a = np.copy(y)
+    b = np.array(y)
+    c = y[y > 0.5]
+    d = y[np.arange(0, 3, 2)]
+    e = np.zeros_like(y) + y
+    y[0] = 9.0
+    return np.sum(a) + np.sum(b) + np.sum(c) + np.sum(d) + np.sum(e * e) + np.sum(y)
+
+
+def scalar_element_update(x):
+    s = x[0]
+    s += x[1] * 2.0
+    t = x[2]
+    t *= s
+    return s + t + np.sum(x)
+
+
+def helper_result_discarded(x):
+    y = x * 2.0
+    return _write_first(y)
+
+
+def write_in_loop_alias_dead(x):
+    y = x * 1.0
+    for i in range(3):
+        z = y
+        s = np.sum(z)
+        y[i] = s * x[i]
+    return np.sum(y)
+
+
+ACCEPTED = [
+    fresh_buffer,
+    copy_then_write,
+    rebound_by_arithmetic,
+    rebound_after_alias,
+    alias_never_read_again,
+    write_into_parameter,
+    copies_do_not_share,
+    scalar_element_update,
+    helper_result_discarded,
+    write_in_loop_alias_dead,
+]
+
+
+@pytest.mark.parametrize("fn", ACCEPTED, ids=[f.__name__ for f in ACCEPTED])
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_accepted_matches_numpy(fn, backend: str) -> None:
+    """The value (``ad.jit``) and the gradient of each backend against NumPy."""
+    x = np.array([0.3, 0.7, 1.1])
+    expected = fn(x.copy())
+    assert np.isclose(ad.jit(fn)(x.copy()), expected)  # the LLVM backend
+    assert_grad_close(ad.grad(fn, backend=backend)(x.copy()), numerical_grad(fn, (x,)), rtol=1e-6, atol=1e-8)
+    assert np.array_equal(x, [0.3, 0.7, 1.1])  # adcompiler never modifies the caller's array
