@@ -178,13 +178,20 @@ class _Analysis:
             self.write(target, f"writing {ast.unparse(target.value)}[...]", stmt, out, state)
         elif isinstance(target, ast.Name):
             text = ast.unparse(stmt).split("\n")[0]
-            fix = f"{target.id} = {ast.unparse(value)}.copy()"
+            fix = f"{target.id} = {self.copied(value, state)}"
             origin = Origin(text, self.source.loc(stmt).line, target.id, fix)
             state.bind(target.id, self.sources(value, state), origin, self.is_array(value, state))
         elif isinstance(target, ast.Tuple | ast.List):
             pairs = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts)
             for k, elt in enumerate(target.elts):
                 self.assign(elt, value.elts[k] if pairs else value, stmt, out, state)
+
+    def copied(self, value: ast.expr, state: Sharing) -> str:
+        """``value`` written so that it shares no array: a tuple copies its sharing items."""
+        if isinstance(value, ast.Tuple):
+            items = [self.copied(e, state) if self.sources(e, state) else ast.unparse(e) for e in value.elts]
+            return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
+        return f"{ast.unparse(value)}.copy()"
 
     def augassign(self, stmt: ast.AugAssign, out: frozenset[str], state: Sharing) -> None:
         """``a[i] += v`` writes into ``a``; on an array, ``a += v`` does too (in place). Whether
@@ -227,6 +234,8 @@ class _Analysis:
             entry = head.copy()
             if isinstance(stmt, ast.For):
                 self.bind_loop_target(stmt, entry)
+            else:  # the test runs at every iteration's head, where the body's sharing reaches
+                self.check_calls(stmt, out, head, live)
             self.jumps.append([])
             end = self.block(stmt.body, head_live, entry, inner)
             for jumped in self.jumps.pop():
