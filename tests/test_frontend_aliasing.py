@@ -76,13 +76,6 @@ def whole_array_in_place(x):
     return np.sum(z * z)
 
 
-def row_of_matrix(m):
-    a = m * 1.0
-    r = a[0]  # origin
-    a[0, 1] = 0.0  # write
-    return np.sum(r)
-
-
 def column_of_matrix(m):
     a = m * 1.0
     c = a[:, 1]  # origin
@@ -178,7 +171,6 @@ REFUSED = [
     (augmented_write, "y", "z"),
     (masked_write, "y", "z"),
     (whole_array_in_place, "y", "z"),
-    (row_of_matrix, "a", "r"),
     (column_of_matrix, "a", "c"),
     (transposed, "a", "t"),
     (reshaped, "a", "r"),
@@ -307,7 +299,26 @@ def write_in_loop_alias_dead(x):
     return np.sum(y)
 
 
+def swap_elements(x):
+    y = x * 1.0
+    first = y[0]
+    y[0] = y[-1]
+    y[-1] = first
+    return np.sum(y * np.arange(3.0))
+
+
+def old_value_kept(x):
+    u = x.copy()
+    for i in range(1, u.shape[0] - 1):
+        old = u[i]
+        u[i] = 0.5 * (u[i - 1] + u[i + 1])
+        u[i] += 0.1 * old
+    return np.sum(u**2)
+
+
 ACCEPTED = [
+    swap_elements,
+    old_value_kept,
     fresh_buffer,
     copy_then_write,
     rebound_by_arithmetic,

@@ -359,11 +359,18 @@ class _Analysis:
         return set()
 
     def may_be_view(self, index: ast.expr, state: Sharing) -> bool:
-        """Whether a subscript may return a view: any basic index (a slice, ``None``, an integer
-        that may select a row); not one indexing with an array, a list or a comparison
-        (fancy or mask indexing, which copies)."""
+        """Whether a subscript returns a view: a basic index with a slice, ``None`` or ``...``;
+        not one indexing with an array, a list or a comparison (fancy or mask indexing, which
+        copies). Integers alone are not counted: ``a = y[0]; y[0] = b; y[1] = a`` (a swap, an
+        old value kept) is a scalar on a vector, which is what such code nearly always reads,
+        and the frontend does not know ranks; on a matrix it is a row, which is not detected
+        (docs/internals.md)."""
         elts = index.elts if isinstance(index, ast.Tuple) else [index]
-        return not any(isinstance(e, ast.List | ast.Compare) or self.is_array(e, state) for e in elts)
+        if any(isinstance(e, ast.List | ast.Compare) or self.is_array(e, state) for e in elts):
+            return False
+        return any(
+            isinstance(e, ast.Slice) or (isinstance(e, ast.Constant) and e.value in (None, Ellipsis)) for e in elts
+        )
 
     def is_array(self, node: ast.expr, state: Sharing) -> bool:
         """Whether ``node`` is known to be an array (False: a scalar, or not known)."""
