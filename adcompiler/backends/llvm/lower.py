@@ -99,6 +99,9 @@ class Lowerer:
         )
         core = ir.Function(self.module, fnty, "adc_core")
         core.linkage = "internal"
+        # left a call from ``adc_entry``: inlined there, the whole body went through LLVM's
+        # function simplification pipeline a second time (a third of the optimisation work)
+        core.attributes.add("noinline")
         for arg in core.args:
             if isinstance(arg.type, ir.PointerType):  # the caller's arrays: only read, never kept
                 arg.add_attribute("noalias")
