@@ -125,6 +125,11 @@ class Plan:
         self._find_scatters(fn.body)
         self._region(fn.body, owns_args=True)
 
+    def element_cost(self, op: Op) -> int:
+        """What one element of the fused op ``op`` costs its consumer (see :func:`_cost`),
+        the fused ops it reads included."""
+        return _cost(op) + sum(self.element_cost(v.op) for v in op.operands if v.op in self.fused)
+
     # ------------------------------------------------------------------ fusion
     def _find_fusions(self, fn: Function) -> None:
         users: dict[Value, list[tuple[Op | None, int]]] = {}
