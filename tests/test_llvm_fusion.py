@@ -12,6 +12,7 @@ import pytest
 import adcompiler as ad
 from adcompiler.backends.llvm import blas, native
 from benchmarks.problems.rosenbrock import rosenbrock
+from tests.leaks import assert_only_results_stay_allocated
 from tests.test_llvm_backend import A1, A2, I64, jit
 
 RNG = np.random.default_rng(1)
@@ -267,3 +268,29 @@ def test_products_share_one_out_of_line_helper():
     gradient = ad.grad(f, wrt=(0, 1), backend="llvm")(x[::-1], w, v)
     for got, want in zip(gradient, ad.grad(f, wrt=(0, 1))(x[::-1], w, v)):
         assert np.allclose(got, want, rtol=1e-13)
+
+
+def test_a_value_only_sized_as_a_scalar_is_not_computed():
+    """The gradient of a mean scales by ``np.size`` of the primal's mean: the mean itself, and
+    the ``log1p`` it sums, are not computed (the IR and the Python source keep them)."""
+
+    def loss(w, x):
+        m = x @ w
+        return np.mean(np.maximum(m, 0.0) + np.log1p(np.exp(-np.abs(m))))
+
+    g = ad.grad(loss, backend="llvm")
+    w, x = RNG.normal(size=5), RNG.normal(size=(40, 5))
+    assert np.allclose(g(w, x), ad.grad(loss)(w, x), rtol=1e-13, atol=1e-15)
+    assert "log1p" in g.source
+    assert "log1p" not in g.llvm_ir
+
+
+def test_arrays_read_only_by_values_not_computed_are_freed():
+    def loss(x):
+        h = np.tanh(x @ x)  # an array of its own, read by the mean that is not computed
+        return np.mean(h * h + np.log1p(h * h))
+
+    g = ad.grad(loss, backend="llvm")
+    x = RNG.normal(size=(6, 6))
+    assert np.allclose(g(x), ad.grad(loss)(x), rtol=1e-13)
+    assert_only_results_stay_allocated([(g, (x,), (np.ones((6, 5)),), ValueError)])

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import re
+import struct
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import adcompiler as ad
+from adcompiler.backends.llvm import vmath
 
 RNG = np.random.default_rng(20261201)
 
@@ -196,6 +199,46 @@ def test_signed_zeros_and_non_finite_sums():
 def test_sums_equal_numpys(values):
     x = np.array(values, dtype=np.float64)
     assert SUMS[total](x) == np.sum(x)
+
+
+def exp_total(x):
+    return np.sum(np.exp(x))
+
+
+def exp_rows(x):
+    return np.sum(np.exp(x), axis=-1)
+
+
+COSTLY = {f: ad.jit(f) for f in (exp_total, exp_rows)}
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 300, 1031, 65536])
+def test_sums_of_costly_expressions_are_numpys(n):
+    """A costly fused operand is computed into a buffer, block by block: still NumPy's order."""
+    x = RNG.uniform(-5, 5, n)
+    assert COSTLY[exp_total](x) == np.sum(EXP(x))
+    assert COSTLY[exp_total](x[::3]) == np.sum(EXP(x[::3]))
+    m = RNG.uniform(-5, 5, (3, n))
+    assert np.array_equal(COSTLY[exp_rows](m), np.sum(EXP(m), axis=-1))
+
+
+def test_a_costly_summed_expression_is_emitted_once():
+    """Not once per accumulator: one loop computes it (vectorised, and its scalar remainder)."""
+    g = COSTLY[exp_total]
+    g(RNG.normal(size=100))
+    first_coefficient = "0x" + struct.pack(">d", vmath._EXP_POLY[-1]).hex().upper()
+    assert g.llvm_ir.count(first_coefficient) <= 2
+
+
+def test_sums_of_arrays_call_one_helper():
+    def f(x, y):
+        return np.sum(x) + np.sum(np.sum(y, axis=-1)) + np.mean(x)
+
+    g = ad.jit(f)
+    x, y = spread(50), spread(4, 30)
+    assert g(x, y) == f(x, y)
+    assert len(re.findall(r"^define .*@adc_pairwise_f64\(", g.llvm_ir, re.MULTILINE)) == 1
+    assert len(re.findall(r"call .*@adc_pairwise_f64\(", g.llvm_ir)) >= 2
 
 
 def test_gradient_of_a_pairwise_sum():

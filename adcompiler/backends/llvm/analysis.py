@@ -1,4 +1,10 @@
-"""Before lowering: which array ops to fuse, and where each array reference dies.
+"""Before lowering: which ops to skip, which array ops to fuse, and where each array
+reference dies.
+
+Skipped: pure ops whose results nothing needs but the ``size``, ``ndim`` or ``shape`` of a
+scalar (constants). A gradient asks ``np.size(np.mean(softplus))`` of the primal's loss to
+scale its seed; the mean, and the ``log1p`` it sums, need not run. The IR keeps them (its
+dead-code elimination sees a use), and so does the Python backend's source.
 
 Ownership is static and per region: every array-holding value owns one reference and is
 owned by the region that defines it (op results, block arguments). It is released right
@@ -39,6 +45,8 @@ from .uniqueness import unique_arrays
 
 #: reductions that can consume a fused elementwise operand in their own loop
 _FUSING_REDUCTIONS = frozenset("sum prod max min mean".split())
+#: ops that give a constant for a scalar operand, whatever its value
+_SCALAR_SHAPE = frozenset("shape size ndim".split())
 #: ops that read only the shape of their operand 0
 _SHAPE_ONLY = frozenset("shape len size ndim zeros_like ones_like full_like".split())
 #: elementwise ops about as cheap as a load (recomputing them costs ~nothing)
@@ -104,10 +112,37 @@ def _cost(op: Op) -> int:
     return 2 if op.name in ("div", "sqrt") else 8
 
 
+def _unneeded(fn: Function) -> set[Op]:
+    """The pure ops (without regions) whose every result is used only by such ops or by the
+    ``size``/``ndim``/``shape`` of a scalar."""
+    ops = list(fn.walk())  # a definition comes before its uses
+    users: dict[Value, list[Op | None]] = {v: [None] for v in fn.body.yields}
+    for op in ops:
+        for v in op.operands:
+            users.setdefault(v, []).append(op)
+        for region in op.regions:
+            for v in region.yields:
+                users.setdefault(v, []).append(None)
+    unneeded: set[Op] = set()
+    for op in reversed(ops):  # users first
+        if not op.opdef.pure or op.regions:
+            continue
+        if all(
+            user is not None
+            and (user in unneeded or (user.name in _SCALAR_SHAPE and isinstance(v.type, Tensor) and not v.type.rank))
+            for v in op.results
+            for user in users.get(v, [])
+        ):
+            unneeded.add(op)
+    return unneeded
+
+
 class Plan:
     """The result of the analysis, consulted by the lowerer op by op."""
 
     def __init__(self, fn: Function) -> None:
+        #: ops nothing needs (see the module's docstring): not lowered
+        self.unneeded: set[Op] = _unneeded(fn)
         #: ops lowered as :class:`~.types.Deferred`, computed by their consumers
         self.fused: set[Op] = set()
         #: the ops that compute each fused op's elements (not those reading only its shape)
@@ -129,6 +164,11 @@ class Plan:
         #: (``setitem`` writes them in place with no run-time test): see ``uniqueness``
         self.unique: set[Value] = unique_arrays(fn.body, self)
 
+    def element_cost(self, op: Op) -> int:
+        """What one element of the fused op ``op`` costs its consumer (see :func:`_cost`),
+        the fused ops it reads included."""
+        return _cost(op) + sum(self.element_cost(v.op) for v in op.operands if v.op in self.fused)
+
     # ------------------------------------------------------------------ fusion
     def _find_fusions(self, fn: Function) -> None:
         users: dict[Value, list[tuple[Op | None, int]]] = {}
@@ -138,6 +178,8 @@ class Plan:
         while regions:
             region = regions.pop()
             for k, op in enumerate(region.ops):
+                if op in self.unneeded:
+                    continue
                 where[op], position[op] = region, k
                 for i, v in enumerate(op.operands):
                     users.setdefault(v, []).append((op, i))
@@ -169,15 +211,16 @@ class Plan:
     def _find_scatters(self, region: Region) -> None:
         """Fuse each chain ``zeros -> index_add -> ...`` (f64, slices along one axis, each
         result used only by the next op) into its last op, at most MAX_SCATTER_TERMS long."""
-        uses = Counter(v for op in region.ops for v in _uses_inside(op))
+        ops = [op for op in region.ops if op not in self.unneeded]
+        uses = Counter(v for op in ops for v in _uses_inside(op))
         uses.update(region.yields)
         user: dict[Value, tuple[Op, int]] = {}
-        for op in region.ops:
+        for op in ops:
             for i, v in enumerate(op.operands):
                 user.setdefault(v, (op, i))
             for inner in op.regions:
                 self._find_scatters(inner)
-        for op in region.ops:
+        for op in ops:
             t = op.results[0].type if op.name in ("zeros", "zeros_like") else None
             if not isinstance(t, Tensor) or t.dtype != "f64" or not t.rank:
                 continue
@@ -201,7 +244,13 @@ class Plan:
     # ------------------------------------------------------------------ lifetimes
     def _region(self, region: Region, owns_args: bool) -> None:
         owned = {v for v in region.args if owns_args and has_arrays(v.type)}
-        owned |= {r for op in region.ops if op not in self.fused for r in op.results if has_arrays(r.type)}
+        owned |= {
+            r
+            for op in region.ops
+            if op not in self.fused and op not in self.unneeded
+            for r in op.results
+            if has_arrays(r.type)
+        }
         self.owned[region] = owned
         end = len(region.ops)
         # a fused op's reads happen where its consumer is; consumers come later in the region
@@ -215,6 +264,8 @@ class Plan:
         last: dict[Value, int] = {}
         count: Counter[tuple[Value, int]] = Counter()
         for k, op in enumerate(region.ops):
+            if op in self.unneeded:
+                continue
             pos = consumer_pos.get(op, k)
             for v in _uses_inside(op):
                 if v in owned:

@@ -12,8 +12,17 @@ Besides matching NumPy, the eight independent accumulators make the loop through
 (LLVM's SLP vectoriser packs them) where one running sum waits for each addition.
 
 The recursion is run by a loop over an explicit stack of tasks (a range to sum, or "add the
-top two partial sums"): the elements are read through a reader that may be a fused
-elementwise expression, which a recursive helper function could not take.
+top two partial sums"); a run of at most 128 elements (a row, say) skips the stack.
+
+A run in memory (an array, a row of one) is summed by one helper function of the module,
+``adc_pairwise_f64(data, n, stride)``, which every such sum calls: inlined at each sum,
+the stack, the eight lanes and the rest were a third of the LLVM IR of a network's
+gradient. A fused elementwise operand (``np.sum(x * y)``) has no memory to point at, so
+its sum runs the stack where it is, and each leaf reads the elements itself: a cheap one
+(``x * y``) once per lane, as the helper reads memory; a costly one (an ``exp``, a longer
+expression) would be nine copies of it that way, so the leaf computes its elements into a
+buffer on the stack instead -- one copy of the expression, in a loop LLVM vectorises --
+and sums the buffer with the helper.
 """
 
 from __future__ import annotations
@@ -35,14 +44,84 @@ _LANES = 8
 _STACK = 128
 #: the "add the top two partial sums" task
 _COMBINE = -1
+_HELPER = "adc_pairwise_f64"
+
+Read = Callable[[ir.Value], ir.Value]
+
+#: the most a fused element may cost (see ``analysis``) to be read by each lane itself
+_CHEAP = 4
 
 
 def _i(v: int) -> ir.Constant:
     return ir.Constant(I64, v)
 
 
-def pairwise_sum(lw: Lowerer, n: ir.Value, read: Callable[[ir.Value], ir.Value]) -> ir.Value:
-    """``0.0 + sum(read(i) for i in range(n))`` (f64 elements) in NumPy's pairwise order."""
+def pairwise_sum_run(lw: Lowerer, data: ir.Value, n: ir.Value, stride: ir.Value) -> ir.Value:
+    """``0.0 + sum(data[i * stride] for i in range(n))`` (f64 elements) in NumPy's pairwise order."""
+    return lw.builder.call(_helper(lw), [data, n, stride])
+
+
+def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int) -> ir.Value:
+    """``0.0 + sum(read(i) for i in range(n))`` (f64 elements, computed by ``read``, each
+    costing ``cost`` cheap operations: see ``analysis``) in NumPy's pairwise order."""
+    if cost <= _CHEAP:
+        return _stack_sum(lw, n, lambda start, length: _block_sum(lw, start, length, read))
+    buffer = lw.alloca(ir.ArrayType(F64, _BLOCK))
+    first = lw.builder.gep(buffer, [_i(0), _i(0)], inbounds=True)
+
+    def leaf(start: ir.Value, length: ir.Value) -> ir.Value:
+        b = lw.builder
+        counted_loop(
+            lw,
+            length,
+            lambda i: b.store(read(b.add(start, i)), b.gep(buffer, [_i(0), i], inbounds=True)),
+            name="leaf",
+        )
+        return pairwise_sum_run(lw, first, length, _i(1))  # at most one block: its sum
+
+    return _stack_sum(lw, n, leaf)
+
+
+def _helper(lw: Lowerer) -> ir.Function:
+    """The module's ``double adc_pairwise_f64(double* data, i64 n, i64 stride)``."""
+    fn = lw.module.globals.get(_HELPER)
+    if fn is not None:
+        return fn
+    fn = ir.Function(lw.module, ir.FunctionType(F64, [F64.as_pointer(), I64, I64]), _HELPER)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("nounwind")
+    data, n, stride = fn.args
+    outer_rare, lw.in_rare_code = lw.in_rare_code, False
+    try:
+        with lw.out_of_line(fn):
+            b = lw.builder
+
+            def at(i: ir.Value, step: ir.Value | None) -> ir.Value:
+                return b.load(b.gep(data, [i if step is None else b.mul(i, step)], inbounds=True))
+
+            def leaf(start: ir.Value, length: ir.Value) -> ir.Value:
+                # a contiguous run (the usual one) reads whole vectors; a strided one, elements
+                with b.if_else(b.icmp_signed("==", stride, _i(1))) as (contiguous, strided):
+                    with contiguous:
+                        dense = _block_sum(lw, start, length, lambda i: at(i, None))
+                        dense_block = b.block
+                    with strided:
+                        sparse = _block_sum(lw, start, length, lambda i: at(i, stride))
+                        sparse_block = b.block
+                total = b.phi(F64)
+                total.add_incoming(dense, dense_block)
+                total.add_incoming(sparse, sparse_block)
+                return total
+
+            b.ret(_stack_sum(lw, n, leaf))
+    finally:
+        lw.in_rare_code = outer_rare
+    return fn
+
+
+def _stack_sum(lw: Lowerer, n: ir.Value, leaf: Callable[[ir.Value, ir.Value], ir.Value]) -> ir.Value:
+    """``0.0 +`` the pairwise sum of ``range(n)``, ``leaf(start, length)`` summing each block."""
     b = lw.builder
     starts, lengths = lw.alloca(ir.ArrayType(I64, _STACK)), lw.alloca(ir.ArrayType(I64, _STACK))
     sums = lw.alloca(ir.ArrayType(F64, _STACK))
@@ -58,12 +137,16 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Callable[[ir.Value], ir.Value])
         b.store(b.add(t, _i(1)), tasks)
 
     fn = b.function
-    head, pop, combine, expand, split, leaf, done = (
+    big, head, pop, combine, expand, split, leaf_bb, done = (
         fn.append_basic_block(f"pairwise.{name}")
-        for name in ("head", "pop", "combine", "expand", "split", "leaf", "done")
+        for name in ("big", "head", "pop", "combine", "expand", "split", "leaf", "done")
     )
     b.store(_i(0), tasks)
     b.store(_i(0), depth)
+    first = b.block
+    b.cbranch(b.icmp_signed(">", n, _i(_BLOCK)), big, leaf_bb)  # one block (a row, say): no stack
+
+    b.position_at_end(big)
     push(_i(0), n)
     b.branch(head)
 
@@ -85,7 +168,7 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Callable[[ir.Value], ir.Value])
     b.branch(head)
 
     b.position_at_end(expand)
-    b.cbranch(b.icmp_signed(">", length, _i(_BLOCK)), split, leaf)
+    b.cbranch(b.icmp_signed(">", length, _i(_BLOCK)), split, leaf_bb)
 
     b.position_at_end(split)  # the left half, then the right, then their sum (a stack: reversed)
     half = b.and_(b.lshr(length, _i(1)), _i(-_LANES))
@@ -94,8 +177,13 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Callable[[ir.Value], ir.Value])
     push(start, half)
     b.branch(head)
 
-    b.position_at_end(leaf)
-    total = _block_sum(lw, start, length, read)
+    b.position_at_end(leaf_bb)
+    leaf_start, leaf_length = b.phi(I64), b.phi(I64)
+    leaf_start.add_incoming(_i(0), first)
+    leaf_start.add_incoming(start, expand)
+    leaf_length.add_incoming(n, first)
+    leaf_length.add_incoming(length, expand)
+    total = leaf(leaf_start, leaf_length)
     d = b.load(depth)
     b.store(total, slot(sums, d))
     b.store(b.add(d, _i(1)), depth)
@@ -105,7 +193,7 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Callable[[ir.Value], ir.Value])
     return b.fadd(ir.Constant(F64, 0.0), b.load(slot(sums, _i(0))), flags=lw.fmf)
 
 
-def _block_sum(lw: Lowerer, start: ir.Value, n: ir.Value, read: Callable[[ir.Value], ir.Value]) -> ir.Value:
+def _block_sum(lw: Lowerer, start: ir.Value, n: ir.Value, read: Read) -> ir.Value:
     """NumPy's sum of at most 128 elements from ``start``.
 
     The accumulators start at -0.0, which adds exactly (so each starts as NumPy's, at its

@@ -24,6 +24,7 @@ from .elementwise import (
     broadcast_shapes,
     broadcast_strides,
     counted_loop,
+    element_ptr,
     guard_of,
     known_not_one,
     known_one,
@@ -34,7 +35,7 @@ from .elementwise import (
     shape_of,
     store,
 )
-from .pairwise import pairwise_sum
+from .pairwise import pairwise_sum, pairwise_sum_run
 from .scalar import KERNELS, cast
 from .types import I1, I64, SCALAR, ArrayVal, Deferred, Lowered, unsupported
 
@@ -103,17 +104,20 @@ def _reduce(name: str):
             )
 
         if not out.rank:
-            return finish(_flat_sum(lw, x, shape, read) if pairwise else _accumulate(lw, shape, init, combine))
+            return finish(_flat_sum(lw, op, x, shape, read) if pairwise else _accumulate(lw, shape, init, combine))
         keep = bool(op.attrs.get("keepdims"))
         result = alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)])
         inner = xt.rank - len(axes)
         if axes == list(range(inner, xt.rank)):  # trailing axes: each row folds in a register
+            run = _runs(lw, x) if pairwise and len(axes) == 1 else None
 
             def row(outer: list[ir.Value]) -> None:
-                if pairwise and len(axes) == 1:
-                    total = pairwise_sum(lw, shape[-1], lambda i: read([*outer, i]))
+                if run is not None:
+                    total = run(outer, shape[-1])
+                elif pairwise and len(axes) == 1:
+                    total = pairwise_sum(lw, shape[-1], lambda i: read([*outer, i]), _cost_of(lw, op))
                 elif pairwise and not inner:  # every axis, keeping them
-                    total = _flat_sum(lw, x, shape, read)
+                    total = _flat_sum(lw, op, x, shape, read)
                 else:
                     total = _accumulate(lw, shape[inner:], init, lambda acc, index: combine(acc, outer + index))
                 store(lw, result, outer + [_ZERO] * len(axes), finish(total))
@@ -153,14 +157,23 @@ def _accumulate(lw: Lowerer, shape: Sequence[ir.Value], init: ir.Value, step: Ca
     return lw.builder.load(slot)
 
 
-def _flat_sum(lw: Lowerer, x: Lowered, shape: list[ir.Value], read: Callable) -> ir.Value:
+def _cost_of(lw: Lowerer, op: Op) -> int:
+    """What an element of the operand of the reduction ``op`` costs to read (see ``analysis``)."""
+    x = op.operands[0].op
+    return lw.plan.element_cost(x) if x in lw.plan.fused else 1
+
+
+def _flat_sum(lw: Lowerer, op: Op, x: Lowered, shape: list[ir.Value], read: Callable) -> ir.Value:
     """The sum of every f64 element of ``x`` as NumPy's ``np.sum(x)`` adds them."""
     if len(shape) == 1:
-        return pairwise_sum(lw, shape[0], lambda i: read([i]))
+        run = _runs(lw, x)
+        if run is not None:
+            return run([], shape[0])
+        return pairwise_sum(lw, shape[0], lambda i: read([i]), _cost_of(lw, op))
     count = _product(lw, shape)
     if isinstance(x, Deferred):  # NumPy sums the C-contiguous temporary it made: one run
         temp = materialize(lw, x)
-        total = pairwise_sum(lw, count, lambda i: lw.builder.load(lw.builder.gep(temp.data, [i], inbounds=True)))
+        total = pairwise_sum_run(lw, temp.data, count, _ONE)
         lw.decref(temp)
         return total
     # an array: one run if C-contiguous; otherwise NumPy's order depends on how its iterator
@@ -173,7 +186,7 @@ def _flat_sum(lw: Lowerer, x: Lowered, shape: list[ir.Value], read: Callable) ->
     init = ir.Constant(SCALAR["f64"], 0.0)
     with b.if_else(contiguous) as (then, otherwise):
         with then:
-            run = pairwise_sum(lw, count, lambda i: lw.builder.load(lw.builder.gep(x.data, [i], inbounds=True)))
+            run = pairwise_sum_run(lw, x.data, count, _ONE)
             run_block = b.block
         with otherwise:
             nested = _accumulate(
@@ -184,6 +197,16 @@ def _flat_sum(lw: Lowerer, x: Lowered, shape: list[ir.Value], read: Callable) ->
     total.add_incoming(run, run_block)
     total.add_incoming(nested, nested_block)
     return total
+
+
+def _runs(lw: Lowerer, x: Lowered) -> Callable[[list[ir.Value], ir.Value], ir.Value] | None:
+    """For an array ``x`` (None for a fused operand): ``run(outer, n)``, the pairwise sum of
+    the ``n`` elements of ``x[*outer, :]``, broadcast as a reader reads them."""
+    if not isinstance(x, ArrayVal):
+        return None
+    strides = broadcast_strides(lw, x)  # once, outside the loops over the rows
+    rows = ArrayVal(x.dtype, x.data, x.meminfo, x.shape, strides)
+    return lambda outer, n: pairwise_sum_run(lw, element_ptr(lw, rows, [*outer, _ZERO]), n, strides[-1])
 
 
 def _arg_extreme(better: str):
@@ -269,7 +292,7 @@ def _sum_to(lw: Lowerer, op: Op) -> Lowered:
     read = reader(lw, x, xt.rank)
     if not out.rank:
         if xt.dtype == out.dtype == "f64":
-            return _flat_sum(lw, x, shape, read)
+            return _flat_sum(lw, op, x, shape, read)
         return _accumulate(
             lw,
             shape,
