@@ -68,6 +68,7 @@ loaded = {
     "compiler": sorted(m for m in ("adcompiler.frontend", "adcompiler.ad.reverse", "adcompiler.passes.typeinfer")
                        if m in sys.modules),
     "llvmlite": "llvmlite.binding" in sys.modules,
+    "subprocess": "subprocess" in sys.modules,  # ctypes.util.find_library runs ldconfig
 }
 # what a user inspects works after a warm start too (the assembly is made from the stored IR)
 shown = {"llvm_ir": f.llvm_ir, "asm": "adc_entry" in f.asm, "source": "def grad_loss" in g.source}
@@ -82,7 +83,8 @@ def _run(tmp_path, **env: str) -> dict:
     environ = {
         **os.environ,
         "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache"),
-        "PYTHONPATH": str(tmp_path),
+        # the model, and the adcompiler under test (not whichever one is installed)
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.path.dirname(os.path.dirname(ad.__file__))]),
         **env,
     }
     done = subprocess.run(
@@ -108,6 +110,7 @@ def test_a_second_process_imports_neither_the_compiler_nor_llvmlite(tmp_path):
     (tmp_path / "model.py").write_text(MODEL)
     cold, warm = _run(tmp_path), _run(tmp_path)
     assert len(cold["compiler"]) == 3 and cold["llvmlite"]
+    assert not cold["subprocess"]  # a cold start starts no other process
     assert warm["compiler"] == [] and not warm["llvmlite"]
     assert warm["grad"] == cold["grad"] and warm["norm"] == cold["norm"] and warm["column"] == cold["column"]
     assert warm["plan"] == cold["plan"] and "Revolve" in warm["plan"]  # the budget is decided without the IR

@@ -12,7 +12,7 @@ import functools
 
 import llvmlite.binding as llvm
 
-from .runtime import load_native_libraries
+from . import native
 
 
 @functools.cache
@@ -24,7 +24,6 @@ def target_machine() -> llvm.TargetMachine:
 def _new_target_machine() -> llvm.TargetMachine:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    load_native_libraries()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
@@ -55,10 +54,24 @@ def compile_module(text: str) -> tuple[str, bytes]:
     return str(module), target_machine().emit_object(module)
 
 
+@functools.cache
+def _load_native_libraries() -> None:
+    """Make libc, libm and the runtime's symbols visible to LLVM's JIT linker (once)."""
+    import ctypes.util  # imports subprocess, and find_library runs ``ldconfig``: only here
+
+    for name in ("c", "m"):
+        path = ctypes.util.find_library(name)
+        if path:
+            llvm.load_library_permanently(path)
+    for name, address in native.symbols().items():
+        llvm.add_symbol(name, address)
+
+
 class LoadedByLLVM:
     """An object file loaded by LLVM's JIT linker: keep it alive while its code may run."""
 
     def __init__(self, obj: bytes) -> None:
+        _load_native_libraries()
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
         self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()

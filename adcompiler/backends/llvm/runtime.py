@@ -21,13 +21,8 @@ call leaks.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
-import llvmlite.binding as llvm
 from llvmlite import ir
 
-from . import native
 from .types import F64, I1, I8P, I32, I64
 
 #: a block's header: reference count, previous and next block on the call's list
@@ -45,19 +40,6 @@ _LIBC = {
 
 #: math functions that only exist in libm; everything else goes through LLVM intrinsics
 _LIBM = {"expm1", "log1p", "sinh", "cosh", "tanh", "tan", "atan", "asin", "acos", "atan2"}
-
-
-def load_native_libraries() -> None:
-    """Make libc and libm symbols visible to the JIT linker (once per process)."""
-    if getattr(load_native_libraries, "done", False):
-        return
-    for name in ("c", "m"):
-        path = ctypes.util.find_library(name)
-        if path:
-            llvm.load_library_permanently(path)
-    for name, address in native.symbols().items():
-        llvm.add_symbol(name, address)
-    load_native_libraries.done = True  # type: ignore[attr-defined]
 
 
 class Runtime:
