@@ -9,6 +9,7 @@ from finite_diff import assert_grad_close, numerical_grad, numerical_jacobian
 
 import adcompiler as ad
 from adcompiler.errors import NotDifferentiableError
+from benchmarks.problems.loop_sum import loop_sum
 
 
 def nested_early_return(a, x, n):
@@ -237,13 +238,6 @@ def test_second_derivative_past_an_early_return(y0: float) -> None:
     grad = ad.grad(early_return_then_times, wrt=0)
     expected = numerical_jacobian(grad, (x, y), 1)
     assert_grad_close(ad.jacobian(grad, wrt=1, mode="forward")(x, y), expected, rtol=1e-6, atol=1e-8)
-
-
-def loop_sum(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += np.sin(x[i]) * x[i] ** 2 + 0.5 * x[i]
-    return s
 
 
 def writes_of_both(x, a):

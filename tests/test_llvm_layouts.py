@@ -6,22 +6,14 @@ once, at the first of them, and giving the same results.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 import adcompiler as ad
 from adcompiler.backends.llvm import jit, live_allocations
+from benchmarks.problems.loop_sum import loop_sum
 
 RNG = np.random.default_rng(7)
-
-
-def loop_sum(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += math.sin(x[i]) * x[i] ** 2 + 0.5 * x[i]
-    return s
 
 
 def weighted_rows(a, w):

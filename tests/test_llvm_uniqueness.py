@@ -11,7 +11,6 @@ views agree with that, NumPy's.
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -25,6 +24,7 @@ from adcompiler.errors import UnsupportedSyntaxError
 from adcompiler.ir.core import Function
 from adcompiler.ir.types import F64, Tensor
 from adcompiler.transforms.base import Transformed
+from benchmarks.problems.loop_sum import loop_sum
 from tests.test_llvm_backend import A1, IDX, _for, jit
 
 X = np.array([0.5, -1.5, 2.0, 0.25, -0.75, 1.25])
@@ -70,13 +70,6 @@ def _agree(f, x: np.ndarray, numpy_too: bool) -> Transformed:
 
 
 # ----------------------------------------------------------------------------- proven unique
-def loop_sum(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += math.sin(x[i]) * x[i] ** 2 + 0.5 * x[i]
-    return s
-
-
 def fill(x):
     y = np.empty(len(x))
     for i in range(len(x)):

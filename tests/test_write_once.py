@@ -21,6 +21,7 @@ from adcompiler.ir.types import I64, Tensor
 from adcompiler.passes.typeinfer import arg_types_of
 from adcompiler.passes.write_once import write_once
 from adcompiler.transforms.base import Primal
+from benchmarks.problems.loop_sum import loop_sum
 from tests.finite_diff import assert_grad_close, numerical_grad
 
 RNG = np.random.default_rng(3)
@@ -48,13 +49,6 @@ def _writes(ir: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- rewritten
-def loop_sum(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += math.sin(x[i]) * x[i] ** 2 + 0.5 * x[i]
-    return s
-
-
 def by_len(x):
     s = 0.0
     for i in range(len(x)):
