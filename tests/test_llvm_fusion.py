@@ -270,6 +270,21 @@ def test_products_share_one_out_of_line_helper():
         assert np.allclose(got, want, rtol=1e-13)
 
 
+@pytest.mark.skipif(blas.find() is None, reason="without BLAS the loops are the product, optimised")
+def test_loops_standing_in_for_blas_are_not_optimised():
+    """They run only for layouts BLAS cannot read: one function, which LLVM does not optimise."""
+
+    def f(x, w):
+        return x @ w
+
+    g = ad.jit(f)
+    x, w = RNG.random((6, 5)), RNG.random((5, 4))
+    strided = MATRICES["strided"](x)
+    assert np.allclose(g(strided, w), strided @ w, rtol=1e-14)
+    (loops,) = re.findall(r"define internal .*@adc_matmul_loops_f64\(.*#(\d+)", g.llvm_ir)
+    assert "optnone" in re.search(rf"^attributes #{loops} = {{(.*)}}", g.llvm_ir, re.MULTILINE).group(1)
+
+
 def test_a_value_only_sized_as_a_scalar_is_not_computed():
     """The gradient of a mean scales by ``np.size`` of the primal's mean: the mean itself, and
     the ``log1p`` it sums, are not computed (the IR and the Python source keep them)."""

@@ -29,6 +29,7 @@ from .elementwise import (
     counted_loop,
     element_ptr,
     guard_of,
+    index_product,
     known_not_one,
     known_one,
     load,
@@ -389,7 +390,7 @@ def _len(lw: Lowerer, op: Op) -> ir.Value:
 
 
 def _size(lw: Lowerer, op: Op) -> ir.Value:
-    return _product(lw, shape_of(lw.get(op.operands[0])))
+    return index_product(lw, shape_of(lw.get(op.operands[0])))
 
 
 def _ndim(lw: Lowerer, op: Op) -> ir.Value:
@@ -464,14 +465,14 @@ def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
     a = lw.get(op.operands[0])
     if not isinstance(a, ArrayVal):
         raise unsupported("reshaping a scalar", op.loc)
-    size = _product(lw, a.shape)
+    size = index_product(lw, a.shape)
     minus_one = ir.Constant(I64, -1)
     shape = _shape_operand(lw, op.operands[1])
-    known = _product(lw, [b.select(b.icmp_signed("==", d, minus_one), _ONE, d) for d in shape])
+    known = index_product(lw, [b.select(b.icmp_signed("==", d, minus_one), _ONE, d) for d in shape])
     inferred = b.sdiv(size, b.select(b.icmp_signed("==", known, _ZERO), _ONE, known))
     shape = [b.select(b.icmp_signed("==", d, minus_one), inferred, d) for d in shape]
     lw.fail_if(
-        b.icmp_signed("!=", _product(lw, shape), size), ValueError, "cannot reshape array: the sizes differ"
+        b.icmp_signed("!=", index_product(lw, shape), size), ValueError, "cannot reshape array: the sizes differ"
     )
     contiguous, expect = ir.Constant(I1, 1), _ONE
     for d, s in zip(reversed(a.shape), reversed(a.strides)):
@@ -489,12 +490,6 @@ def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
         step = b.mul(step, d)
     return ArrayVal(a.dtype, flat.data, flat.meminfo, shape, strides)
 
-
-def _product(lw: Lowerer, values: Sequence[ir.Value]) -> ir.Value:
-    n = _ONE
-    for d in values:
-        n = lw.builder.mul(n, d)
-    return n
 
 
 def _shape_operand(lw: Lowerer, v: Value) -> list[ir.Value]:

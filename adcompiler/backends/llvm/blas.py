@@ -65,26 +65,55 @@ def product(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, loops: Loops) 
 
 
 def _helper(lw: Lowerer, kind: str, ranks: tuple[int, ...], loops: Loops) -> ir.Function:
-    params = [t for rank in ranks for t in [F64.as_pointer()] + [I64] * (2 * rank)]
-    fn = ir.Function(lw.module, ir.FunctionType(ir.VoidType(), params), f"adc_{kind}_f64")
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    fnty = ir.FunctionType(ir.VoidType(), [t for rank in ranks for t in [F64.as_pointer()] + [I64] * (2 * rank)])
+    fn = _function(lw, f"adc_{kind}_f64", fnty)
+    fallback = _fallback(lw, kind, fnty, ranks, loops) if find() is not None else None
     with lw.out_of_line(fn):
-        leaves = iter(fn.args)
-        null = ir.Constant(I8.as_pointer(), None)
-        a, c, out = (
-            ArrayVal("f64", next(leaves), null, [next(leaves) for _ in range(r)], [next(leaves) for _ in range(r)])
-            for r in ranks
-        )
+        a, c, out = _operands(fn, ranks)
         out.data.add_attribute("noalias")  # a new array: the loops may vectorise
-        if kind == "matvec":
-            matvec(lw, a, c, out, lambda: loops(a, c, out))
-        elif kind == "vecmat":  # v @ c is c^T @ v
-            matvec(lw, _transposed(c), a, out, lambda: loops(a, c, out))
+        if fallback is None:  # no BLAS: the loops are the product
+            run_loops = lambda: loops(a, c, out)  # noqa: E731
         else:
-            matmul(lw, a, c, out, lambda: loops(a, c, out))
+            run_loops = lambda: lw.builder.call(fallback, list(fn.args))  # noqa: E731
+        if kind == "matvec":
+            matvec(lw, a, c, out, run_loops)
+        elif kind == "vecmat":  # v @ c is c^T @ v
+            matvec(lw, _transposed(c), a, out, run_loops)
+        else:
+            matmul(lw, a, c, out, run_loops)
         lw.builder.ret_void()
     return fn
+
+
+def _fallback(lw: Lowerer, kind: str, fnty: ir.FunctionType, ranks: tuple[int, ...], loops: Loops) -> ir.Function:
+    """The loops standing in for BLAS where it cannot read an operand's layout (strided
+    along both axes, say), as a function LLVM does not optimise (``optnone``): they seldom
+    run, and optimised they were a tenth of the work of compiling a network's gradient."""
+    fn = _function(lw, f"adc_{kind}_loops_f64", fnty)
+    fn.attributes.add("optnone")
+    fn.attributes.add("cold")
+    with lw.out_of_line(fn):
+        a, c, out = _operands(fn, ranks)
+        loops(a, c, out)
+        lw.builder.ret_void()
+    return fn
+
+
+def _function(lw: Lowerer, name: str, fnty: ir.FunctionType) -> ir.Function:
+    fn = ir.Function(lw.module, fnty, name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    return fn
+
+
+def _operands(fn: ir.Function, ranks: tuple[int, ...]) -> list[ArrayVal]:
+    """The three arrays ``fn`` takes (a, c, out), from its parameters."""
+    leaves = iter(fn.args)
+    null = ir.Constant(I8.as_pointer(), None)
+    return [
+        ArrayVal("f64", next(leaves), null, [next(leaves) for _ in range(r)], [next(leaves) for _ in range(r)])
+        for r in ranks
+    ]
 
 
 def _transposed(a: ArrayVal) -> ArrayVal:
@@ -118,7 +147,7 @@ def matmul(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, fallback: Calla
                 [fc, fa],
                 [n, m, k, _F64(1.0), c.data, ldc, a.data, lda, _F64(0.0), out.data, n],
             )
-        with loops, lw.rarely():
+        with loops:
             fallback()
 
 
@@ -154,7 +183,7 @@ def matvec(lw: Lowerer, a: ArrayVal, x: ArrayVal, out: ArrayVal, fallback: Calla
                 [trans],
                 [m, n, _F64(1.0), a.data, lda, x.data, inc, _F64(0.0), out.data, _ONE],
             )
-        with loops, lw.rarely():
+        with loops:
             fallback()
 
 

@@ -235,8 +235,9 @@ class Lowerer:
 
     @contextlib.contextmanager
     def rarely(self) -> Iterator[None]:
-        """Code emitted inside seldom runs (the summing copy of a versioned op, loops standing
-        in for BLAS): its loops are not vectorised or unrolled. Optimising them as hard as
+        """Code emitted inside seldom runs (the summing copy of a versioned op): its loops are
+        not vectorised or unrolled. (The loops standing in for BLAS are not optimised at all:
+        see ``blas``.) Optimising them as hard as
         the rest would double compile time for code that rarely runs."""
         outer, self.in_rare_code = self.in_rare_code, True
         try:

@@ -26,6 +26,7 @@ from .elementwise import (
     counted_loop,
     element_ptr,
     guard_of,
+    index_product,
     known_not_one,
     known_one,
     load,
@@ -62,12 +63,6 @@ def _axes(op: Op, rank: int) -> list[int]:
     return sorted({a % rank for a in (axis if isinstance(axis, (tuple, list)) else (axis,))})
 
 
-def _product(lw: Lowerer, values: Sequence[ir.Value]) -> ir.Value:
-    n = _ONE
-    for d in values:
-        n = lw.builder.mul(n, d)
-    return n
-
 
 def _reduce(name: str):
     kernel_name, float_init, int_init, nonempty = _REDUCTIONS[name]
@@ -80,7 +75,7 @@ def _reduce(name: str):
             return cast(lw, x, xt.dtype, out.dtype)
         shape = shape_of(x)
         axes = _axes(op, xt.rank)
-        count = _product(lw, [shape[k] for k in axes])
+        count = index_product(lw, [shape[k] for k in axes])
         if nonempty:
             lw.fail_if(
                 lw.builder.icmp_signed("==", count, _ZERO),
@@ -170,7 +165,7 @@ def _flat_sum(lw: Lowerer, op: Op, x: Lowered, shape: list[ir.Value], read: Call
         if run is not None:
             return run([], shape[0])
         return pairwise_sum(lw, shape[0], lambda i: read([i]), _cost_of(lw, op))
-    count = _product(lw, shape)
+    count = index_product(lw, shape)
     if isinstance(x, Deferred):  # NumPy sums the C-contiguous temporary it made: one run
         temp = materialize(lw, x)
         total = pairwise_sum_run(lw, temp.data, count, _ONE)
@@ -219,7 +214,7 @@ def _arg_extreme(better: str):
         axis = op.attrs.get("axis")
         empty = f"attempt to get {op.name} of an empty sequence"
         if axis is None:
-            lw.fail_if(lw.builder.icmp_signed("==", _product(lw, shape), _ZERO), ValueError, empty)
+            lw.fail_if(lw.builder.icmp_signed("==", index_product(lw, shape), _ZERO), ValueError, empty)
             where = _first_best(lw, better, xt.dtype, shape, read)
             # keepdims: the position in an array with an axis of length 1 per axis of x
             return fill(lw, alloc_array(lw, "i64", [_ONE] * out.rank), where) if out.rank else where
