@@ -285,3 +285,62 @@ def calls_custom(x):
 def test_custom_call():
     op = next(op for op in parse_function(calls_custom).walk() if op.name == "custom_call")
     assert op.attrs["rule"] == "the rule"
+
+
+ENDS = '''
+import functools
+
+
+def trailing_pass(x):
+    if x > 0.0:
+        return x
+    else:
+        pass
+
+
+def continued_to_the_margin(x):
+    return (x +
+1.0)
+
+
+def note_at_the_end(x):
+    return x
+    """a note
+at the margin"""
+
+
+def decorate(f):
+    @functools.wraps(f)
+    def wrapper(*args):
+        return f(*args)
+
+    return wrapper
+
+
+@decorate
+def decorated(x):
+    y = x * 2.0
+    # a comment
+    return y
+
+
+def one_line(x): return x + 1.0
+'''
+
+
+def test_the_source_reader_finds_where_each_function_ends(tmp_path, monkeypatch):
+    """As inspect does, without its tokenizer (or with it, where the quick way cannot tell)."""
+    import ast
+    import importlib
+    import inspect
+
+    from adcompiler.frontend.source import read_function
+
+    (tmp_path / "function_ends.py").write_text(ENDS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("function_ends")
+    for name in ("trailing_pass", "continued_to_the_margin", "note_at_the_end", "decorated", "one_line"):
+        fdef, source = read_function(getattr(module, name))
+        lines, first = inspect.getsourcelines(getattr(module, name))
+        assert source.first_line == first
+        assert ast.dump(fdef) == ast.dump(ast.parse(textwrap.dedent("".join(lines))).body[0])
