@@ -91,10 +91,12 @@ def format_table(results: list[WorkloadResult]) -> str:
     return "\n".join(lines)
 
 
-PAIRED_HEADINGS = ("workload", "ours", "/ peer", "target", "median", "quartiles", "pairs", "")
+PAIRED_HEADINGS = ("workload", "ours", "/ peer", "cores", "target", "median", "quartiles", "pairs", "")
 PAIRED_LEGEND = """\
 paired    ours / peer, both timed in one fresh process with their samples alternated, so that
-          both see the same load; median and quartiles of the per-pair ratios. target: at most"""
+          both see the same load; median and quartiles of the per-pair ratios. target: at most
+cores     blank: as the run is configured; 1: both pinned to one CPU (every library one thread);
+          all: every CPU, each library with its default threads (no *_NUM_THREADS variables)"""
 
 
 def _paired_cells(result: WorkloadResult, row: PairedRow) -> list[str]:
@@ -103,7 +105,15 @@ def _paired_cells(result: WorkloadResult, row: PairedRow) -> list[str]:
     else:
         verdict = "met" if row.median <= row.target else "over"
         numbers = [f"{row.median:.2f}", f"{row.q1:.2f}-{row.q3:.2f}", str(row.pairs), verdict]
-    return [result.name, row.ours, row.peer, f"{row.target:g}", *numbers[:3], numbers[3] or row.note]
+    return [
+        result.name,
+        row.ours,
+        row.peer,
+        row.cores,
+        f"{row.target:g}",
+        *numbers[:3],
+        numbers[3] or row.note,
+    ]
 
 
 def format_pairs(results: list[WorkloadResult]) -> str:
@@ -112,7 +122,7 @@ def format_pairs(results: list[WorkloadResult]) -> str:
     for result in results:
         table.extend(_paired_cells(result, row) for row in result.pairs)
     widths = [max(len(r[i]) for r in table) for i in range(len(PAIRED_HEADINGS) - 1)]
-    right = {3, 4, 5, 6}
+    right = {4, 5, 6, 7}
     lines = [
         (
             "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))

@@ -34,6 +34,10 @@ class PairedRow:
     ours: str
     peer: str
     target: float
+    cores: str = ""
+    """``Pair.cores``: as configured (""), pinned to one CPU ("1"), or all with default threads."""
+    cpus: int = 0
+    """How many CPUs the process timing the pair could use."""
     status: Status = "ok"
     note: str = ""
     """Why there is no ratio (an entry not installed, failed or wrong)."""

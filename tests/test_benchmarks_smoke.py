@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,20 @@ def test_a_pair_runs_in_a_fresh_process_and_is_reported() -> None:
     lines = format_pairs([result]).splitlines()
     assert lines[1].startswith("pendulum") and lines[1].rstrip().endswith(("met", "over"))
     assert "n/a" in lines[2]
+
+
+def test_a_pair_on_one_core_is_pinned_to_one_cpu() -> None:
+    from benchmarks.paired import run_pair
+    from benchmarks.workloads.base import Pair
+
+    cfg = Config(repeats=1, min_sample_s=0.001, budget_s=1.0, pairs=3)
+    one = run_pair(
+        "pendulum", Pair("ad.grad [llvm]", "hand-written numpy", 1.3, cores="1"), 30, cfg, timeout_s=120
+    )
+    assert one.status == "ok", one.note
+    assert (one.cores, one.cpus) == ("1", 1)
+    every = run_pair(
+        "pendulum", Pair("ad.grad [llvm]", "hand-written numpy", 1.3, cores="all"), 30, cfg, timeout_s=120
+    )
+    assert every.status == "ok", every.note
+    assert every.cpus == len(os.sched_getaffinity(0))

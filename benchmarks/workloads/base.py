@@ -31,6 +31,9 @@ class Entry:
     pools would slow down every entry timed after them."""
 
 
+Cores = Literal["", "1", "all"]
+
+
 @dataclass(frozen=True)
 class Pair:
     """Two entries timed in one process with alternating samples (``benchmarks/paired.py``).
@@ -44,6 +47,12 @@ class Pair:
     peer: str
     target: float
     """The ratio ``ours / peer`` we hold ourselves to (at most)."""
+    cores: Cores = ""
+    """Where both run: ``""`` as the run is configured (its environment, e.g.
+    ``OPENBLAS_NUM_THREADS=1``); ``"1"`` pinned to one CPU, so that every library runs on one
+    thread (OpenBLAS, XLA and ours size their thread pools by the CPUs a process may use);
+    ``"all"`` on every CPU the run may use, each library with its default threads (thread-count
+    variables such as ``OPENBLAS_NUM_THREADS`` removed), as a user would run them."""
 
 
 @dataclass(frozen=True)
