@@ -93,8 +93,8 @@ def format_table(results: list[WorkloadResult]) -> str:
 
 PAIRED_HEADINGS = ("workload", "ours", "/ peer", "cores", "target", "median", "quartiles", "pairs", "")
 PAIRED_LEGEND = """\
-paired    ours / peer, both timed in one fresh process with their samples alternated, so that
-          both see the same load; median and quartiles of the per-pair ratios. target: at most
+paired    ours / peer, each in a fresh process of its own, their samples taken turn about, so
+          that both see the same load; median and quartiles of the per-pair ratios. target: at most
 cores     blank: as the run is configured; 1: both pinned to one CPU (every library one thread);
           all: every CPU, each library with its default threads (no *_NUM_THREADS variables)"""
 

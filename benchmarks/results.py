@@ -29,7 +29,7 @@ class Row:
 
 @dataclass
 class PairedRow:
-    """``ours / peer`` from alternated samples in one process (``benchmarks/paired.py``)."""
+    """``ours / peer`` from samples taken turn about, each entry in its own process (``benchmarks/paired.py``)."""
 
     ours: str
     peer: str

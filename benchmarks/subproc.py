@@ -13,28 +13,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_json(
-    module: str,
-    args: list[str],
-    timeout_s: float,
-    env: dict[str, str | None] | None = None,
-    cpus: set[int] | None = None,
-) -> dict[str, Any]:
+def run_json(module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The child's last stdout line as JSON; any failure comes back as ``{"error": ...}``.
 
-    ``env`` adds to (or overrides, or with None removes from) this process's environment;
-    ``cpus`` confines the child to those CPUs from its start, before any library sizes a
-    thread pool.
+    ``env`` adds to (or overrides) this process's environment.
     """
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", f"benchmarks.{module}", *args]
-    child_env = {**os.environ, **(env or {}), "PYTHONPATH": path}
     try:
         proc = subprocess.run(
             cmd,
             cwd=ROOT,
-            env={k: v for k, v in child_env.items() if v is not None},
-            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
+            env={**os.environ, **(env or {}), "PYTHONPATH": path},
             capture_output=True,
             text=True,
             timeout=timeout_s,

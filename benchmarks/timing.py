@@ -7,6 +7,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from benchmarks.workloads.base import Thunk
 
@@ -71,24 +72,47 @@ class PairedTiming:
         return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def measure_paired(a: Thunk, b: Thunk, cfg: Config) -> PairedTiming:
+class Sampler(Protocol):
+    """What a paired measurement needs of one entry, wherever it runs."""
+
+    def once(self) -> float:
+        """Seconds of one call."""
+
+    def sample(self, number: int) -> float:
+        """Seconds per call over ``number`` calls."""
+
+
+@dataclass(frozen=True)
+class Local:
+    """A :class:`Sampler` of a thunk of this process."""
+
+    thunk: Thunk
+
+    def once(self) -> float:
+        return _once(self.thunk)
+
+    def sample(self, number: int) -> float:
+        return _sample(self.thunk, number)
+
+
+def measure_paired(a: Sampler, b: Sampler, cfg: Config) -> PairedTiming:
     """Ratios of per-call times of ``a`` and ``b`` (both already called once), samples alternated.
 
     Each pair takes a sample of ``a`` and then one of ``b``, the order swapped every other pair
     so that neither always runs in the other's wake.
     """
-    single_a, single_b = _once(a), _once(b)
+    single_a, single_b = a.once(), b.once()
     number_a, number_b = _number(single_a, cfg), _number(single_b, cfg)
     per_pair = number_a * single_a + number_b * single_b
     pairs = max(3, min(cfg.pairs, int(cfg.budget_s / per_pair)))
     ratios = []
     for k in range(pairs):
         if k % 2:
-            t_b = _sample(b, number_b)
-            t_a = _sample(a, number_a)
+            t_b = b.sample(number_b)
+            t_a = a.sample(number_a)
         else:
-            t_a = _sample(a, number_a)
-            t_b = _sample(b, number_b)
+            t_a = a.sample(number_a)
+            t_b = b.sample(number_b)
         ratios.append(t_a / t_b)
     return PairedTiming(ratios)
 

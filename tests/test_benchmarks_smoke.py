@@ -11,7 +11,7 @@ import pytest
 from benchmarks import cold
 from benchmarks.entry import run_entry
 from benchmarks.run import main
-from benchmarks.timing import Config, PairedTiming, measure_paired
+from benchmarks.timing import Config, Local, PairedTiming, measure_paired
 from benchmarks.workloads import Entry
 
 
@@ -74,7 +74,7 @@ def test_paired_quantiles_interpolate() -> None:
 def test_paired_samples_alternate_and_respect_the_budget() -> None:
     calls: list[str] = []
     cfg = Config(repeats=1, min_sample_s=0.0, budget_s=1.0, pairs=5)
-    timing = measure_paired(lambda: calls.append("a"), lambda: calls.append("b"), cfg)
+    timing = measure_paired(Local(lambda: calls.append("a")), Local(lambda: calls.append("b")), cfg)
     assert len(timing.ratios) == 5 and all(r > 0 for r in timing.ratios)
     # one call each to estimate, then a-b, b-a, a-b, ...: neither always runs second
     assert "".join(calls) == "ab" + "ab" + "ba" + "ab" + "ba" + "ab"
