@@ -269,11 +269,15 @@ class Primal(Transformed):
         return parse_function(self.root)
 
     def _build_ir(self, arg_types):
+        from ..passes.aliasing import check_typed_aliasing
         from ..passes.simplify import simplify
         from ..passes.typeinfer import infer_types
 
         return self._run(
-            self.untyped_ir(), ("typeinfer", lambda fn: infer_types(fn, arg_types)), ("simplify", simplify)
+            self.untyped_ir(),
+            ("typeinfer", lambda fn: infer_types(fn, arg_types)),
+            ("aliasing", check_typed_aliasing(self.root)),
+            ("simplify", simplify),
         )
 
     def _generic_types(self):
