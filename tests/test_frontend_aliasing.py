@@ -579,3 +579,45 @@ def test_custom_rule_writing_into_parameter_refused(fn, message: str, backend: s
     assert info.value.loc.line == _marked_line(fn, "write")
     assert np.array_equal(x, [0.3, 0.7, 1.1])
 
+
+# ---------------------------------------------------------------- one array for two parameters
+def writes_first_reads_second(x, y):
+    x[0] = 0.0  # write
+    return np.sum(y * y)
+
+
+def reads_second_then_writes_first(x, y):
+    s = np.sum(y * y)
+    x[0] = 0.0
+    return s + np.sum(x * x)
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_same_array_for_two_parameters_refused(backend: str) -> None:
+    a = np.array([0.3, 0.7, 1.1])
+    for x, y in [(a, a), (a, a[::-1]), (a[1:], a[:2])]:
+        with pytest.raises(UnsupportedSyntaxError) as info:
+            ad.grad(writes_first_reads_second, backend=backend)(x, y)
+        message = info.value.message
+        assert "writes_first_reads_second() writes into its parameter x" in message, message
+        assert "reads its parameter y afterwards" in message and "sharing memory" in message, message
+        assert info.value.loc.line == _marked_line(writes_first_reads_second, "write")
+    with pytest.raises(UnsupportedSyntaxError, match="sharing memory"):
+        ad.jit(writes_first_reads_second)(a, a)
+    assert np.array_equal(a, [0.3, 0.7, 1.1])
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_same_array_for_two_parameters_accepted(backend: str) -> None:
+    """Arrays that share no memory, or a function that reads before it writes: NumPy's answer."""
+    a = np.array([0.3, 0.7, 1.1])
+    grad = ad.grad(writes_first_reads_second, backend=backend)
+    assert np.array_equal(grad(a, a.copy()), np.zeros(3))
+    assert np.array_equal(grad(a[:1], a[1:]), np.zeros(1))  # disjoint views of one array
+    fn = reads_second_then_writes_first
+    b = a.copy()
+    expected = fn(b, b)  # NumPy: the write also lands in y, which is not read afterwards
+    assert np.isclose(ad.jit(fn)(a, a), expected)
+    got = ad.grad(fn, backend=backend)(a, a)
+    assert_grad_close(got, numerical_grad(fn, (a, a)), rtol=1e-6, atol=1e-8)
+    assert np.array_equal(a, [0.3, 0.7, 1.1])
