@@ -19,8 +19,9 @@ import types
 from collections.abc import Callable, Iterable
 
 from ..errors import ADError, UnsupportedSyntaxError
-from ..frontend.aliasing import Summary, TypeFacts, check_aliasing_typed, summarise_custom
+from ..frontend.aliasing import check_aliasing_typed, summarise_custom
 from ..frontend.expressions import BINOPS
+from ..frontend.sharing import Summary, TypeFacts
 from ..ir.core import Function, Op
 from ..ir.types import Tensor, TupleT, Type
 
