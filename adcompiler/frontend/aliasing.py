@@ -14,8 +14,16 @@ iteration and a read of a sharing name in the next are seen; whether a name is r
 is the liveness of :mod:`.liveness`, back-edges included.
 
 A helper that writes into one of its parameters mutates its caller's array in NumPy: its
-:class:`Summary` says which parameters it writes and which its result may share, and the
-caller refuses the call when it reads that array (under any name) afterwards.
+:class:`Summary` says which parameters it writes, which other parameters it reads after such a
+write, and which its result may share; the caller refuses the call when it reads that array
+(under any name) afterwards, or passes it (or a view of it) for a parameter read after the write.
+
+What only types tell is supplied by :class:`TypeFacts`, gathered from the typed IR of each
+call signature (``passes/aliasing.py`` runs this analysis again with them): whether a subscript
+by integers alone leaves an axis (``m[0]`` of a matrix is a view; ``y[i]`` of a vector is a
+number), and whether ``y += v`` updates an array. Without them (the check at parse time), such
+a subscript is taken to be a number and ``y += v`` a rebinding unless the binding of ``y``
+shows an array: what the typed check then refuses, the parse-time check lets through.
 """
 
 from __future__ import annotations
@@ -25,12 +33,14 @@ import inspect
 import types
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
-from ..errors import Loc, UnsupportedSyntaxError
+from ..errors import ADError, Loc, UnsupportedSyntaxError
+from .expressions import BINOPS
 from .gate import check_function
 from .liveness import Liveness, target_names
 from .resolve import Custom, Helper, LibFunc, ModuleRef, Symbol, lookup_free_name, member
+from .sharing import Origin, Sharing, Summary, TypeFacts
+from .sharing import argument_name as _argument
 from .source import Source, read_function
 
 #: NumPy functions whose result may be a view of their first argument (``a``)
@@ -50,87 +60,33 @@ _ARRAY_METHODS = frozenset({"copy", "reshape", "transpose", "ravel", "flatten", 
 _IDENTITY_MARKERS = frozenset({"stop_gradient"})
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where two names came to share one array: the binding statement, its line, the name it
-    bound, and the copy that would avoid the sharing."""
-
-    text: str
-    line: int
-    target: str
-    fix: str
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What a helper does to its caller's arrays: the parameters it may write into (with
-    where), and the parameters its result may share."""
-
-    writes: dict[str, Loc]
-    returns: frozenset[str]
-
-
-def _argument(param: str) -> str:
-    """The name standing for the caller's array bound to ``param`` (never an identifier)."""
-    return f"<argument {param}>"
-
-
-@dataclass
-class Sharing:
-    """Which names may share an array: a symmetric relation, each pair with its origin; and
-    which names are known to hold arrays (``y += v`` writes in place only into an array)."""
-
-    pairs: dict[str, dict[str, Origin]] = field(default_factory=dict)
-    arrays: set[str] = field(default_factory=set)
-
-    def copy(self) -> Sharing:
-        return Sharing({name: dict(others) for name, others in self.pairs.items()}, set(self.arrays))
-
-    def sharers(self, name: str) -> dict[str, Origin]:
-        """The names other than ``name`` that may share its array."""
-        return self.pairs.get(name, {})
-
-    def join(self, other: Sharing) -> Sharing:
-        """What may share after either of two paths."""
-        joined = self.copy()
-        for name, others in other.pairs.items():
-            for sharer, origin in others.items():
-                joined.pairs.setdefault(name, {}).setdefault(sharer, origin)
-        joined.arrays |= other.arrays
-        return joined
-
-    def same_as(self, other: Sharing) -> bool:
-        shape = lambda s: ({n: set(o) for n, o in s.pairs.items() if o}, s.arrays)
-        return shape(self) == shape(other)
-
-    def bind(self, target: str, sources: set[str], origin: Origin, is_array: bool = False) -> None:
-        """``target`` is rebound to a value that may share the arrays of ``sources``."""
-        shared = {s: origin for s in sources}
-        for source in sources:
-            for sharer, earlier in self.sharers(source).items():
-                shared.setdefault(sharer, earlier)
-        shared.pop(target, None)
-        for sharer in self.pairs.pop(target, {}):
-            self.pairs[sharer].pop(target, None)
-        self.pairs[target] = shared
-        for sharer, how in shared.items():
-            self.pairs.setdefault(sharer, {})[target] = how
-        self.arrays.discard(target)
-        if is_array:
-            self.arrays.add(target)
-
-
 class _Analysis:
     """The forward sharing analysis of one function; raises at the first refused write."""
 
-    def __init__(self, pyfunc: types.FunctionType, fdef: ast.FunctionDef, source: Source) -> None:
+    def __init__(
+        self,
+        pyfunc: types.FunctionType,
+        fdef: ast.FunctionDef,
+        source: Source,
+        facts: TypeFacts | None = None,
+        refusing: bool = True,
+    ) -> None:
         self.pyfunc = pyfunc
         self.source = source
+        #: what the typed IR says (None: the check at parse time, before types are known)
+        self.facts = facts
+        #: False: only summarise (a custom rule's function, which Python runs as written)
+        self.refusing = refusing
         self.params = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
         self.locals = set(self.params) | {
             n.id for n in ast.walk(fdef) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         }
+        #: the helpers' summaries with ``facts`` (those without are cached for good)
+        self.typed_summaries: dict[types.FunctionType, Summary] = {}
         self.writes: dict[str, Loc] = {}
+        self.reads_after: dict[str, set[str]] = {}
+        #: the positions whose types were asked for and not known (this function's and its helpers')
+        self.asked: set[tuple] = set()
         self.returns: set[str] = set()
         #: for each enclosing loop, the states at its ``break`` and ``continue`` statements
         self.jumps: list[list[Sharing]] = []
@@ -140,7 +96,8 @@ class _Analysis:
         for param in self.params:
             state.bind(param, {_argument(param)}, Origin("", 0, param, ""))
         self.block(body, frozenset(), state, Liveness())
-        return Summary(self.writes, frozenset(self.returns))
+        reads_after = {p: frozenset(qs) for p, qs in self.reads_after.items()}
+        return Summary(self.writes, frozenset(self.returns), reads_after, frozenset(self.asked))
 
     # ------------------------------------------------------------------ statements
     def block(self, stmts: list[ast.stmt], out: frozenset[str], state: Sharing, live: Liveness) -> Sharing:
@@ -195,12 +152,17 @@ class _Analysis:
 
     def augassign(self, stmt: ast.AugAssign, out: frozenset[str], state: Sharing) -> None:
         """``a[i] += v`` writes into ``a``; on an array, ``a += v`` does too (in place). Whether
-        ``a`` is an array is known here only when its binding says so (its type is not)."""
+        ``a`` is an array is known when its binding says so, or from the typed IR."""
         target = stmt.target
         if isinstance(target, ast.Subscript):
             self.write(target, f"writing {ast.unparse(target.value)}[...]", stmt, out, state)
-        elif isinstance(target, ast.Name) and target.id in state.arrays:
+        elif isinstance(target, ast.Name) and (target.id in state.arrays or self.updates_array(stmt)):
             self.write(target, f"updating {target.id} in place ({ast.unparse(stmt)})", stmt, out, state)
+
+    def updates_array(self, stmt: ast.AugAssign) -> bool:
+        """Whether the typed IR says ``y op= v`` finds an array in ``y``."""
+        loc = self.source.loc(stmt)
+        return self.ask((loc.file, loc.line, loc.col, BINOPS[type(stmt.op)]), "updated")
 
     def write(self, target: ast.expr, what: str, stmt: ast.stmt, out: frozenset[str], state: Sharing) -> None:
         """A write into the array of the name ``target`` (or of ``target``'s base)."""
@@ -209,8 +171,8 @@ class _Analysis:
             return  # x[i][j] = v: refused by the lowering
         name = names[0]
         state.arrays.add(name)  # what is written into by subscript is an array
+        self.note_write({name, *state.sharers(name)}, set(out), stmt, state)
         for sharer, origin in state.sharers(name).items():
-            self.note_argument_write(sharer, stmt)
             if sharer in out:
                 self.refuse(
                     f"{what} also changes {sharer} in NumPy (they share one array: {origin.text} at "
@@ -219,10 +181,17 @@ class _Analysis:
                     stmt,
                 )
 
-    def note_argument_write(self, name: str, node: ast.AST) -> None:
+    def note_write(self, written: set[str], after: set[str], node: ast.AST, state: Sharing) -> None:
+        """For the summary: the parameters whose arrays a write at ``node`` may change, and the
+        other parameters whose arrays a name read ``after`` it may hold."""
         for param in self.params:
-            if name == _argument(param):
-                self.writes.setdefault(param, self.source.loc(node))
+            if _argument(param) not in written:
+                continue
+            self.writes.setdefault(param, self.source.loc(node))
+            read = self.reads_after.setdefault(param, set())
+            for other in self.params:
+                if other != param and after & set(state.sharers(_argument(other))):
+                    read.add(other)
 
     def loop(self, stmt: ast.For | ast.While, out: frozenset[str], state: Sharing, live: Liveness) -> Sharing:
         """Iterate the body until what may share at the loop head stops growing; ``break``
@@ -278,7 +247,7 @@ class _Analysis:
                 helper = self.helper_of(call)
                 if helper is None:
                     continue
-                summary = summarise(helper)
+                summary = self.summary_of(helper)
                 if summary.writes:
                     self.check_helper_writes(
                         stmt, call, helper, summary, self.live_after_call(stmt, call, out, live), state
@@ -293,6 +262,9 @@ class _Analysis:
         after: set[str],
         state: Sharing,
     ) -> None:
+        """Refuse the call when an array the helper writes into is read afterwards: by the
+        caller (under any name), or by the helper itself as another parameter, bound to the
+        same array by this call (``h(y, y)``, ``h(y, y[1:])``)."""
         args = _bind_arguments(helper, call)
         for param, where in summary.writes.items():
             arg = args.get(param)
@@ -300,16 +272,20 @@ class _Analysis:
                 continue
             written = self.sources(arg, state)
             sharing = written | {s for n in written for s in state.sharers(n)}
-            for name in sharing:
-                self.note_argument_write(name, call)
-            others = [p for p, a in args.items() if p != param and self.sources(a, state) & sharing]
-            read = sorted((sharing & after) | set(others))
-            if not read:
+            later = [q for q in sorted(summary.reads_after.get(param, ())) if q in args]
+            self.note_write(sharing, after | {s for q in later for s in self.sources(args[q], state)}, call, state)
+            also = [q for q in later if self.sources(args[q], state) & sharing]
+            read = sorted(sharing & after)
+            if not read and not also:
                 continue
             passed = ast.unparse(arg)
-            reader = (
-                f"{read[0]} is read after the call" if read[0] in after else f"it is also passed as {read[0]}"
-            )
+            if read:
+                reader = f"{read[0]} is read after the call"
+            else:
+                reader = (
+                    f"it is also passed as {also[0]} ({ast.unparse(args[also[0]])}), which "
+                    f"{helper.__name__}() reads after that write"
+                )
             self.refuse(
                 f"{helper.__name__}() writes into its parameter {param} (at line {where.line}), which in "
                 f"NumPy also changes the caller's array {passed}, and {reader}; adcompiler gives arrays "
@@ -346,7 +322,7 @@ class _Analysis:
         if isinstance(node, ast.Name):
             return {node.id} if node.id in self.locals else set()
         if isinstance(node, ast.Subscript):
-            return self.sources(node.value, state) if self.may_be_view(node.slice, state) else set()
+            return self.sources(node.value, state) if self.may_be_view(node, state) else set()
         if isinstance(node, ast.Attribute):
             return self.sources(node.value, state) if node.attr == "T" else set()
         if isinstance(node, ast.IfExp):
@@ -358,19 +334,37 @@ class _Analysis:
             return self.call_sources(node, state)
         return set()
 
-    def may_be_view(self, index: ast.expr, state: Sharing) -> bool:
+    def may_be_view(self, node: ast.Subscript, state: Sharing) -> bool:
         """Whether a subscript returns a view: a basic index with a slice, ``None`` or ``...``;
         not one indexing with an array, a list or a comparison (fancy or mask indexing, which
-        copies). Integers alone are not counted: ``a = y[0]; y[0] = b; y[1] = a`` (a swap, an
-        old value kept) is a scalar on a vector, which is what such code nearly always reads,
-        and the frontend does not know ranks; on a matrix it is a row, which is not detected
-        (docs/internals.md)."""
+        copies). By integers alone, it is a view when it leaves an axis (``m[0]`` of a matrix),
+        which only the typed IR tells (:class:`TypeFacts`); without it, it is taken to be a
+        number, as ``y[i]`` of a vector is (``a = y[0]; y[0] = y[1]; y[1] = a`` swaps)."""
+        index = node.slice
         elts = index.elts if isinstance(index, ast.Tuple) else [index]
         if any(isinstance(e, ast.List | ast.Compare) or self.is_array(e, state) for e in elts):
             return False
-        return any(
+        if any(
             isinstance(e, ast.Slice) or (isinstance(e, ast.Constant) and e.value in (None, Ellipsis)) for e in elts
-        )
+        ):
+            return True
+        return self.leaves_axis(node)
+
+    def leaves_axis(self, node: ast.Subscript) -> bool:
+        """Whether the typed IR says a subscript by integers holds an array (a row, a tuple's
+        array item)."""
+        loc = self.source.loc(node)
+        depth, inner = 0, node.value
+        while isinstance(inner, ast.Subscript) and self.source.loc(inner) == loc:
+            depth, inner = depth + 1, inner.value
+        return self.ask((loc.file, loc.line, loc.col, depth), "views")
+
+    def ask(self, position: tuple, what: str) -> bool:
+        """What the typed IR says at ``position`` (no types: False, and the question is noted)."""
+        if self.facts is None:
+            self.asked.add(position)
+            return False
+        return position in getattr(self.facts, what)
 
     def is_array(self, node: ast.expr, state: Sharing) -> bool:
         """Whether ``node`` is known to be an array (False: a scalar, or not known)."""
@@ -380,7 +374,7 @@ class _Analysis:
             elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             return any(
                 isinstance(e, ast.Slice) or (isinstance(e, ast.Constant) and e.value is None) for e in elts
-            )
+            ) or self.leaves_axis(node)
         if isinstance(node, ast.Attribute):
             return node.attr == "T" and self.is_array(node.value, state)
         if isinstance(node, ast.BinOp):
@@ -408,7 +402,7 @@ class _Analysis:
         helper = self.helper_of(call)
         if helper is not None:
             args = _bind_arguments(helper, call)
-            return {s for p in summarise(helper).returns if p in args for s in self.sources(args[p], state)}
+            return {s for p in self.summary_of(helper).returns if p in args for s in self.sources(args[p], state)}
         sym = self.symbol(func) if not isinstance(func, ast.Call) else None
         if sym is None and isinstance(func, ast.Attribute) and func.attr in _VIEW_METHODS:
             return self.sources(func.value, state)
@@ -419,6 +413,14 @@ class _Analysis:
             or (sym.lib == "ad" and sym.name in _IDENTITY_MARKERS)
         )
         return self.sources(first, state) if is_view and first is not None else set()
+
+    def summary_of(self, helper: types.FunctionType) -> Summary:
+        """What a helper does to its arguments (with this analysis's types, when it has them)."""
+        if self.facts is None:
+            summary = summarise(helper)
+            self.asked |= summary.asked
+            return summary
+        return summarise(helper, self.facts, self.typed_summaries)
 
     def helper_of(self, call: ast.Call) -> types.FunctionType | None:
         """The helper a call runs: ``h(...)`` or ``ad.checkpoint(h)(...)``."""
@@ -442,7 +444,8 @@ class _Analysis:
         return None
 
     def refuse(self, message: str, node: ast.AST) -> None:
-        raise UnsupportedSyntaxError(message, self.source.loc(node))
+        if self.refusing:
+            raise UnsupportedSyntaxError(message, self.source.loc(node))
 
 
 def _own_expressions(stmt: ast.stmt) -> Iterator[ast.expr]:
@@ -472,32 +475,79 @@ def _bind_arguments(helper: types.FunctionType, call: ast.Call) -> dict[str, ast
 
 
 _summaries: weakref.WeakKeyDictionary[types.FunctionType, Summary] = weakref.WeakKeyDictionary()
+#: each function's parsed source, kept for the checks with types (one per call signature)
+_read: weakref.WeakKeyDictionary[types.FunctionType, tuple[ast.FunctionDef, Source]] = weakref.WeakKeyDictionary()
 #: helpers being summarised: a recursive call is refused by the lowering, not here
 _summarising: set[types.FunctionType] = set()
 
 
 def check_aliasing(pyfunc: types.FunctionType, fdef: ast.FunctionDef, source: Source) -> Summary:
     """Refuse a write that another name sharing the array would see in NumPy; return what
-    the function does to its parameters' arrays (cached)."""
+    the function does to its parameters' arrays (cached). Types are not known yet."""
+    _read[pyfunc] = fdef, source
     summary = _summaries.get(pyfunc)
     if summary is None:
-        _summarising.add(pyfunc)
-        try:
-            summary = _Analysis(pyfunc, fdef, source).run(fdef.body)
-        finally:
-            _summarising.discard(pyfunc)
+        summary = _analyse(pyfunc, fdef, source, None)
         _summaries[pyfunc] = summary
     return summary
 
 
-def summarise(helper: types.FunctionType) -> Summary:
-    """A helper's :class:`Summary`, reading its source (refusing what the gate refuses)."""
+def check_aliasing_typed(pyfunc: types.FunctionType, facts: TypeFacts) -> Summary:
+    """The same check knowing what the typed IR of one call signature says (``facts``): it
+    refuses what needs ranks to be seen (rows taken by integers, ``y += v`` on arrays). Run
+    again only when a fact answers a question the check without types asked."""
+    fdef, source = _function(pyfunc)
+    untyped = check_aliasing(inspect.unwrap(pyfunc), fdef, source)
+    if not untyped.asked & (facts.views | facts.updated):
+        return untyped
+    return _analyse(pyfunc, fdef, source, facts)
+
+
+def summarise_custom(func: types.FunctionType, facts: TypeFacts | None = None) -> Summary | None:
+    """Which parameters a custom rule's function (or rule) writes into; None when adcompiler
+    cannot read it (Python runs it as written: its own sharing is NumPy's, never refused)."""
+    try:
+        fdef, source = _function(func)
+        return _analyse(inspect.unwrap(func), fdef, source, facts, refusing=False)
+    except (ADError, OSError, TypeError):
+        return None
+
+
+def _analyse(
+    pyfunc: types.FunctionType, fdef: ast.FunctionDef, source: Source, facts: TypeFacts | None, refusing: bool = True
+) -> Summary:
+    _summarising.add(pyfunc)
+    try:
+        return _Analysis(pyfunc, fdef, source, facts, refusing).run(fdef.body)
+    finally:
+        _summarising.discard(pyfunc)
+
+
+def _function(pyfunc: types.FunctionType) -> tuple[ast.FunctionDef, Source]:
+    """The ``def`` of a function and its source, read once (refusing what the gate refuses)."""
+    pyfunc = inspect.unwrap(pyfunc)
+    read = _read.get(pyfunc)
+    if read is None:
+        fdef, source = read_function(pyfunc)
+        check_function(fdef, source)
+        read = _read[pyfunc] = fdef, source
+    return read
+
+
+def summarise(
+    helper: types.FunctionType,
+    facts: TypeFacts | None = None,
+    cache: dict[types.FunctionType, Summary] | None = None,
+) -> Summary:
+    """A helper's :class:`Summary`, reading its source (refusing what the gate refuses); with
+    ``facts``, cached in ``cache`` (those facts hold for one call signature only)."""
     helper = inspect.unwrap(helper)
-    summary = _summaries.get(helper)
+    summaries = _summaries if facts is None else cache
+    summary = summaries.get(helper)
     if summary is not None:
         return summary
     if helper in _summarising:
         return Summary({}, frozenset())
-    fdef, source = read_function(helper)
-    check_function(fdef, source)
-    return check_aliasing(helper, fdef, source)
+    fdef, source = _function(helper)
+    summary = summaries[helper] = _analyse(helper, fdef, source, facts)
+    return summary

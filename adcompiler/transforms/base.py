@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ADError, NotDifferentiableError
+from ..errors import ADError, NotDifferentiableError, UnsupportedSyntaxError
 from ..ir.core import Function
 from ..ir.types import DYN, Tensor, Type, type_of_python_value
 
@@ -56,6 +56,8 @@ class Transformed:
         self._warm_keys: dict[tuple, str | None] = {}
         #: seconds spent in each pass, over every specialisation
         self.timings: dict[str, float] = {}
+        #: per signature: the positions of its array arguments (which one call may share)
+        self._array_args: dict[tuple, list[int]] = {}
 
     def _run(self, fn: Function, *passes: tuple[str, Callable[[Function], Function]]) -> Function:
         from ..passes.manager import PassManager
@@ -142,6 +144,11 @@ class Transformed:
     def _call_bound(self, values: list[Any], key: tuple) -> Any:
         compiled = self._compile(key, values)
         self._last = key
+        arrays = self._array_args.get(key)
+        if arrays is None:
+            arrays = self._array_args[key] = [k for k, t in enumerate(key) if isinstance(t, Tensor) and t.rank]
+        if len(arrays) > 1 and _may_share(values, arrays):
+            _check_shared_arguments(self, values)
         return compiled(*values)
 
     def _shown_ir(self) -> Function:
@@ -211,6 +218,42 @@ class Transformed:
         return f"<adcompiler {self.__name__}>"
 
 
+def _may_share(values: list[Any], positions: list[int]) -> bool:
+    arrays = [values[k] for k in positions if isinstance(values[k], np.ndarray)]
+    return any(np.may_share_memory(a, b) for k, a in enumerate(arrays) for b in arrays[k + 1 :])
+
+
+def _check_shared_arguments(owner: Transformed, values: list[Any]) -> None:
+    """Refuse a call passing one array (or views of it) for two parameters of the user's
+    function when it writes into one and then reads the other: NumPy would show the write
+    through both, adcompiler's value semantics would not."""
+    from ..passes.aliasing import typed_summary
+
+    primal = _primal(owner.root)
+    n = len(values) - owner._n_extra_args()
+    fn = primal.typed_ir(primal._signature_of(values[:n]))
+    summary = typed_summary(owner.root, fn)
+    names = fn.param_names
+    for param, others in summary.reads_after.items():
+        for other in others:
+            a, b = values[names.index(param)], values[names.index(other)]
+            if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and _shares_memory(a, b):
+                raise UnsupportedSyntaxError(
+                    f"{owner.root.__name__}() writes into its parameter {param} (at line "
+                    f"{summary.writes[param].line}) and reads its parameter {other} afterwards, and this "
+                    f"call passes arrays sharing memory for both: in NumPy the write also changes {other}; "
+                    f"adcompiler gives arrays value semantics, so it would not: pass a copy for {param}",
+                    summary.writes[param],
+                )
+
+
+def _shares_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except getattr(np, "exceptions", np).TooHardError:
+        return True  # too costly to tell: as if they did
+
+
 def _rebuild(cls: type, args: tuple, backend: str, compile_options: tuple) -> Transformed:
     made = cls(*args)
     made.backend = backend
@@ -269,11 +312,15 @@ class Primal(Transformed):
         return parse_function(self.root)
 
     def _build_ir(self, arg_types):
+        from ..passes.aliasing import check_typed_aliasing
         from ..passes.simplify import simplify
         from ..passes.typeinfer import infer_types
 
         return self._run(
-            self.untyped_ir(), ("typeinfer", lambda fn: infer_types(fn, arg_types)), ("simplify", simplify)
+            self.untyped_ir(),
+            ("typeinfer", lambda fn: infer_types(fn, arg_types)),
+            ("aliasing", check_typed_aliasing(self.root)),
+            ("simplify", simplify),
         )
 
     def _generic_types(self):
