@@ -236,6 +236,38 @@ def helper_updates_argument_in_place(x):
     return s + np.sum(y)
 
 
+# rows told apart by their indices: only where both are known never negative
+def row_index_moved(m):
+    a = m * 1.0
+    for i in range(1):
+        h = a[i]  # origin
+        i += 1
+        a[i - 1, 0] = 0.0  # write
+        s = np.sum(h)
+    return s
+
+
+def row_index_rebound_by_a_loop(m):
+    a = m * 1.0
+    s = 0.0
+    for i in range(1):
+        h = a[i]  # origin
+        for i in range(1, 2):
+            a[i - 1, 0] = 0.0  # write
+        s = np.sum(h)
+    return s
+
+
+def row_wrapping_around(m):
+    a = m * 1.0
+    s = 0.0
+    for t in range(2):
+        h = a[t]  # origin
+        a[t - 2] = h * 2.0  # write
+        s = s + np.sum(h * h)
+    return s
+
+
 REFUSED = [
     (plain_copy, "y", "z"),
     (slice_view, "y", "v"),
@@ -265,6 +297,9 @@ REFUSED = [
     (helper_same_array_twice, "_write_then_read() writes into its parameter p", "also passed as q (y)"),
     (helper_array_and_its_view, "_write_then_read() writes into its parameter p", "also passed as q (y[::-1])"),
     (helper_updates_argument_in_place, "_bump() writes into its parameter p", "y is read after the call"),
+    (row_index_moved, "a", "h"),
+    (row_index_rebound_by_a_loop, "a", "h"),
+    (row_wrapping_around, "a", "h"),
 ]
 
 
@@ -488,6 +523,33 @@ def custom_rule_writes_copies(x):
     return np.sum(_zero_first_of_copy(y) * x) + np.sum(y)
 
 
+def rows_stepped_in_time(m):
+    a = np.zeros((3, 3))
+    a[0] = m[0]
+    total = 0.0
+    for t in range(2):
+        h = a[t]
+        a[t + 1] = np.tanh(h * m[1] + 0.5)
+        total = total + np.sum(h * h)
+    return total + np.sum(a * a)
+
+
+def row_written_from_the_one_before(m):
+    a = m * 1.0
+    for t in range(1, 2):
+        before = a[t - 1, :]
+        a[t] = a[t] + before
+        a[t, 0] = 0.5 * before[2]
+    return np.sum(a * m)
+
+
+def rows_by_constants(m):
+    a = m * 1.0
+    r = a[0]
+    a[1] = r * 3.0
+    return np.sum(r) + np.sum(a * a)
+
+
 ACCEPTED = [
     swap_elements,
     old_value_kept,
@@ -511,6 +573,9 @@ ACCEPTED = [
     in_place_unshared,
     helper_same_array_read_first,
     custom_rule_writes_copies,
+    rows_stepped_in_time,
+    row_written_from_the_one_before,
+    rows_by_constants,
 ]
 
 

@@ -39,7 +39,7 @@ from .expressions import BINOPS
 from .gate import check_function
 from .liveness import Liveness, target_names
 from .resolve import Custom, Helper, LibFunc, ModuleRef, Symbol, lookup_free_name, member
-from .sharing import Origin, Sharing, Summary, TypeFacts
+from .sharing import Origin, Row, Sharing, Summary, TypeFacts
 from .sharing import argument_name as _argument
 from .source import Source, read_function
 
@@ -136,7 +136,8 @@ class _Analysis:
         elif isinstance(target, ast.Name):
             text = ast.unparse(stmt).split("\n")[0]
             fix = f"{target.id} = {self.copied(value, state)}"
-            origin = Origin(text, self.source.loc(stmt).line, target.id, fix)
+            row = self.row_viewed(value, state)
+            origin = Origin(text, self.source.loc(stmt).line, target.id, fix, row)
             state.bind(target.id, self.sources(value, state), origin, self.is_array(value, state))
         elif isinstance(target, ast.Tuple | ast.List):
             pairs = isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts)
@@ -158,6 +159,8 @@ class _Analysis:
             self.write(target, f"writing {ast.unparse(target.value)}[...]", stmt, out, state)
         elif isinstance(target, ast.Name) and (target.id in state.arrays or self.updates_array(stmt)):
             self.write(target, f"updating {target.id} in place ({ast.unparse(stmt)})", stmt, out, state)
+        elif isinstance(target, ast.Name):  # a number: rebound
+            state.rebound(target.id)
 
     def updates_array(self, stmt: ast.AugAssign) -> bool:
         """Whether the typed IR says ``y op= v`` finds an array in ``y``."""
@@ -172,7 +175,10 @@ class _Analysis:
         name = names[0]
         state.arrays.add(name)  # what is written into by subscript is an array
         self.note_write({name, *state.sharers(name)}, set(out), stmt, state)
+        row = self.row_written(target, state)
         for sharer, origin in state.sharers(name).items():
+            if row is not None and origin.row is not None and row.apart_from(origin.row):
+                continue  # h = H[t]; H[t + 1] = v: another row
             if sharer in out:
                 self.refuse(
                     f"{what} also changes {sharer} in NumPy (they share one array: {origin.text} at "
@@ -227,6 +233,9 @@ class _Analysis:
         func = self.symbol(it.func) if isinstance(it, ast.Call) else None
         if isinstance(it, ast.Call) and func == LibFunc("builtin", "range"):
             bind(target, set())
+            least = _least_of_range(it)
+            if least is not None and isinstance(target, ast.Name):
+                state.least[target.id] = least
         elif isinstance(it, ast.Call) and func in (
             LibFunc("builtin", "enumerate"),
             LibFunc("builtin", "zip"),
@@ -238,6 +247,29 @@ class _Analysis:
                 bind(elt, self.sources(it.args[k], state) if k < len(it.args) else set())
         else:
             bind(target, self.sources(it, state))
+
+    # ------------------------------------------------------------------ rows
+    def row_viewed(self, value: ast.expr, state: Sharing) -> Row | None:
+        """The row ``value`` views, where it is one whole row of a name's array: ``H[t]``,
+        ``H[t + 1, :]``."""
+        if not (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)):
+            return None
+        index = value.slice
+        first, rest = (index.elts[0], index.elts[1:]) if isinstance(index, ast.Tuple) and index.elts else (index, [])
+        whole = all(isinstance(e, ast.Slice) and e.lower is e.upper is e.step is None for e in rest)
+        if not whole or not self.may_be_view(value, state):
+            return None
+        return _row(value.value.id, first, state)
+
+    def row_written(self, target: ast.expr, state: Sharing) -> Row | None:
+        """The row a subscript write lies in: ``H[t + 1] = v``, ``H[t + 1, j] = v``, ``H[t + 1][j] = v``."""
+        while isinstance(target, ast.Subscript) and isinstance(target.value, ast.Subscript):
+            target = target.value
+        if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
+            return None
+        index = target.slice
+        first = index.elts[0] if isinstance(index, ast.Tuple) and index.elts else index
+        return _row(target.value.id, first, state)
 
     # ------------------------------------------------------------------ helper calls
     def check_calls(self, stmt: ast.stmt, out: frozenset[str], state: Sharing, live: Liveness) -> None:
@@ -446,6 +478,43 @@ class _Analysis:
     def refuse(self, message: str, node: ast.AST) -> None:
         if self.refusing:
             raise UnsupportedSyntaxError(message, self.source.loc(node))
+
+
+def _row(base: str, index: ast.expr, state: Sharing) -> Row | None:
+    """``base[index]`` as a :class:`Row`, where ``index`` is a name plus or minus an integer
+    constant, or a constant."""
+    key, offset = "", 0
+    if isinstance(index, ast.BinOp) and isinstance(index.op, ast.Add | ast.Sub):
+        name, number = index.left, index.right
+        if isinstance(index.op, ast.Add) and isinstance(name, ast.Constant):
+            name, number = number, name
+        if not (isinstance(name, ast.Name) and _is_int(number)):
+            return None
+        key, offset = name.id, number.value if isinstance(index.op, ast.Add) else -number.value
+    elif isinstance(index, ast.Name):
+        key = index.id
+    elif _is_int(index):
+        offset = index.value
+    else:
+        return None
+    least = offset if not key else state.least[key] + offset if key in state.least else None
+    return Row(base, key, offset, least)
+
+
+def _is_int(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _least_of_range(call: ast.Call) -> int | None:
+    """The least value ``range(...)`` gives, when its start is a constant and its step a
+    positive one (or absent)."""
+    args = call.args
+    if len(args) == 1 and not call.keywords:
+        return 0
+    if len(args) in (2, 3) and not call.keywords and _is_int(args[0]):
+        if len(args) == 2 or (_is_int(args[2]) and args[2].value > 0):
+            return args[0].value
+    return None
 
 
 def _own_expressions(stmt: ast.stmt) -> Iterator[ast.expr]:

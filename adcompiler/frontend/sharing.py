@@ -4,20 +4,46 @@ arguments' arrays (:class:`Summary`), and what types tell it (:class:`TypeFacts`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import Loc
 
 
 @dataclass(frozen=True)
+class Row:
+    """An integer index into the first axis of ``base``: ``key + offset``, ``key`` a name (or
+    ``""``: the constant ``offset``), and the least value it can take (None: not known)."""
+
+    base: str
+    key: str
+    offset: int
+    least: int | None
+
+    def apart_from(self, other: Row) -> bool:
+        """Whether the two index different rows of one array: ``t`` and ``t + 1``, both known
+        never negative (a negative index counts from the end: ``t - 1`` at ``t = 0`` may be
+        the row ``t + n - 1`` names)."""
+        return (
+            self.base == other.base
+            and self.key == other.key
+            and self.offset != other.offset
+            and self.least is not None
+            and other.least is not None
+            and min(self.least, other.least) >= 0
+        )
+
+
+@dataclass(frozen=True)
 class Origin:
     """Where two names came to share one array: the binding statement, its line, the name it
-    bound, and the copy that would avoid the sharing."""
+    bound, the copy that would avoid the sharing, and where the binding is one row of an
+    array (``h = H[t]``), which row, so that writes into other rows are told apart."""
 
     text: str
     line: int
     target: str
     fix: str
+    row: Row | None = None
 
 
 @dataclass(frozen=True)
@@ -59,9 +85,13 @@ class Sharing:
 
     pairs: dict[str, dict[str, Origin]] = field(default_factory=dict)
     arrays: set[str] = field(default_factory=set)
+    #: the least value of each name a ``for`` over ``range`` binds (until it is rebound)
+    least: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> Sharing:
-        return Sharing({name: dict(others) for name, others in self.pairs.items()}, set(self.arrays))
+        return Sharing(
+            {name: dict(others) for name, others in self.pairs.items()}, set(self.arrays), dict(self.least)
+        )
 
     def sharers(self, name: str) -> dict[str, Origin]:
         """The names other than ``name`` that may share its array."""
@@ -72,12 +102,19 @@ class Sharing:
         joined = self.copy()
         for name, others in other.pairs.items():
             for sharer, origin in others.items():
-                joined.pairs.setdefault(name, {}).setdefault(sharer, origin)
+                mine = joined.pairs.setdefault(name, {}).setdefault(sharer, origin)
+                if mine.row != origin.row:  # a different row on each path: not told apart
+                    joined.pairs[name][sharer] = replace(mine, row=None)
         joined.arrays |= other.arrays
+        joined.least = {n: min(v, other.least[n]) for n, v in self.least.items() if n in other.least}
         return joined
 
     def same_as(self, other: Sharing) -> bool:
-        shape = lambda s: ({n: set(o) for n, o in s.pairs.items() if o}, s.arrays)
+        shape = lambda s: (
+            {n: {sharer: o.row for sharer, o in others.items()} for n, others in s.pairs.items() if others},
+            s.arrays,
+            s.least,
+        )
         return shape(self) == shape(other)
 
     def bind(self, target: str, sources: set[str], origin: Origin, is_array: bool = False) -> None:
@@ -95,3 +132,12 @@ class Sharing:
         self.arrays.discard(target)
         if is_array:
             self.arrays.add(target)
+        self.rebound(target)
+
+    def rebound(self, name: str) -> None:
+        """``name`` holds a new value: rows indexed by it are no longer known."""
+        self.least.pop(name, None)
+        for others in self.pairs.values():
+            for sharer, origin in others.items():
+                if origin.row is not None and origin.row.key == name:
+                    others[sharer] = replace(origin, row=None)
