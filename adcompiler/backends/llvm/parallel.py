@@ -104,48 +104,59 @@ def _global(module: ir.Module, name: str, ty: ir.Type) -> ir.GlobalVariable:
 def _outline(lw: Lowerer, body: Callable[[ir.Value, ir.Value], None]) -> tuple[ir.Function, list[ir.Value]]:
     """``body`` emitted into a new chunk function, and the values of ``adc_core`` it reads
     (in the order of the context struct). Raises NotParallel, leaving no chunk, when the
-    body cannot go there."""
+    body cannot go there.
+
+    The body is emitted into a draft function of ``(lo, hi)``, then moved into
+    ``adc_chunk.N.body(lo, hi, inputs...)``, the values it reads turned into parameters --
+    pointers ``noalias``, as ``adc_core``'s are: the loop reads arrays and writes a new one,
+    which nothing else points into -- and ``adc_chunk.N(context, lo, hi)`` loads them from
+    the context and calls it, inlined. (Loaded from the context where the loop uses them,
+    the pointers might alias: LLVM's vectoriser checked at run time, in code a third larger.)
+    """
     module = lw.module
-    chunk = ir.Function(module, CHUNK, module.get_unique_name("adc_chunk"))
+    name = module.get_unique_name("adc_chunk")
+    draft = ir.Function(module, ir.FunctionType(VOID, [I64, I64]), f"{name}.draft")
+    lo, hi = draft.args
+    lo.name, hi.name = "chunk.lo", "chunk.hi"
+    try:
+        with lw.out_of_line(draft), lw.in_chunk(draft):
+            body(lo, hi)
+            lw.builder.ret_void()
+    finally:
+        del module.globals[draft.name]
+    instructions = [i for block in draft.blocks for i in block.instructions]
+    captured = list({id(v): v for i in instructions for v in _operands(i) if _foreign(v, draft)}.values())
+
+    inner = ir.Function(module, ir.FunctionType(VOID, [I64, I64, *(v.type for v in captured)]), f"{name}.body")
+    inner.linkage = "internal"
+    inner.attributes.add("alwaysinline")
+    inner.attributes.add("nounwind")
+    inner.args[0].name, inner.args[1].name = lo.name, hi.name
+    for k, arg in enumerate(inner.args[2:]):
+        arg.name = f"chunk.in{k}"
+        if isinstance(arg.type, ir.PointerType):
+            arg.add_attribute("noalias")
+    inner.blocks = draft.blocks
+    for block in inner.blocks:
+        block.parent = inner
+    new = {id(v): arg for v, arg in zip([lo, hi, *captured], inner.args)}
+    for instr in instructions:
+        _substitute(instr, new)
+
+    chunk = ir.Function(module, CHUNK, name)
     chunk.linkage = "internal"
     chunk.attributes.add("nounwind")
     chunk.attributes.add("noinline")  # one copy of the loop, called directly or on threads
-    context, lo, hi = chunk.args
-    context.add_attribute("noalias")
-    try:
-        with lw.out_of_line(chunk), lw.in_chunk(chunk):
-            body(lo, hi)
-            lw.builder.ret_void()
-    except NotParallel:
-        del module.globals[chunk.name]
-        raise
-    return chunk, _capture(chunk)
-
-
-def _capture(chunk: ir.Function) -> list[ir.Value]:
-    """Replace the values of other functions that ``chunk``'s code reads by loads from its
-    context struct (in its entry block); returns those values, in struct order."""
-    outside: dict[int, ir.Value] = {}
-    instructions = [i for block in chunk.blocks for i in block.instructions]
-    for instr in instructions:
-        for v in _operands(instr):
-            if _foreign(v, chunk):
-                outside.setdefault(id(v), v)
-    captured = list(outside.values())
-    if not captured:
-        return captured
-    entry = chunk.blocks[0]
-    b = ir.IRBuilder(entry)
-    b.position_before(entry.terminator)
-    context_type = ir.LiteralStructType([v.type for v in captured])
-    struct = b.bitcast(chunk.args[0], context_type.as_pointer())
-    inside = {
-        id(v): b.load(b.gep(struct, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True))
-        for k, v in enumerate(captured)
-    }
-    for instr in instructions:
-        _substitute(instr, inside)
-    return captured
+    context, start, stop = chunk.args
+    b = ir.IRBuilder(chunk.append_basic_block("entry"))
+    inputs = []
+    if captured:
+        struct = b.bitcast(context, ir.LiteralStructType([v.type for v in captured]).as_pointer())
+        for k in range(len(captured)):
+            inputs.append(b.load(b.gep(struct, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True)))
+    b.call(inner, [start, stop, *inputs])
+    b.ret_void()
+    return chunk, captured
 
 
 def _foreign(v: ir.Value, fn: ir.Function) -> bool:
@@ -205,6 +216,7 @@ def _runner(lw: Lowerer) -> ir.Function:
     fn, b = lw.rt.helper("adc_parallel_run", ir.FunctionType(VOID, [CHUNK.as_pointer(), I8P, I64, I64]))
     if b is None:
         return fn
+    _unoptimised(fn)
     module = lw.module
     chunk, context, n, requested = fn.args
     pool = _Pool(module, b)
@@ -307,6 +319,7 @@ def _share(lw: Lowerer) -> ir.Function:
     fn, b = lw.rt.helper("adc_pool_share", ir.FunctionType(VOID, [I64, CHUNK.as_pointer(), I8P, I64, I64]))
     if b is None:
         return fn
+    _unoptimised(fn)
     tag, chunk, context, n, chunks = fn.args
     pool = _Pool(lw.module, b)
     claim, done = pool.field(threads.CLAIM, I64), pool.field(threads.DONE, I64)
@@ -353,6 +366,7 @@ def worker_function(lw: Lowerer) -> ir.Function:
         return found
     fn = ir.Function(module, _THREAD, "adc_pool_worker")
     fn.attributes.add("nounwind")
+    _unoptimised(fn)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     pool = _Pool(module, b)
     generation = pool.field(threads.GENERATION, I64)
@@ -416,6 +430,13 @@ class _Pool:
             fn = ir.Function(self.module, ir.FunctionType(ret, params), name)
             fn.attributes.add("nounwind")
         return self.b.call(fn, list(args))
+
+
+def _unoptimised(fn: ir.Function) -> None:
+    """The pool's code runs once per region, not per element: LLVM need not optimise it
+    (optimised, it was a third of the work of compiling Rosenbrock's gradient)."""
+    fn.attributes.add("noinline")
+    fn.attributes.add("optnone")
 
 
 def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
