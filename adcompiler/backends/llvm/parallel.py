@@ -53,15 +53,37 @@ class NotParallel(Exception):
 def split_loop(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[ir.Value, ir.Value], None]) -> None:
     """Emit ``body(lo, hi)``, the loops visiting the indices of ``shape`` whose first is in
     ``range(lo, hi)``, for all of them: on several threads when the loop is large."""
-    zero, n = ir.Constant(I64, 0), shape[0]
-    if lw.threads == 1 or lw.in_rare_code or lw.chunk is not None:
-        body(zero, n)
-        return
+    n = shape[0]
+    if not outlining(lw) or not split(lw, n, _work(lw, shape), body):
+        body(ir.Constant(I64, 0), n)
+
+
+def outlining(lw: Lowerer) -> bool:
+    """Whether loops emitted now may be outlined to run on threads (not in serial code, code
+    that seldom runs, or a chunk)."""
+    return lw.threads != 1 and not lw.in_rare_code and lw.chunk is None
+
+
+def large(lw: Lowerer, work: ir.Value) -> ir.Value:
+    """Whether a loop of ``work`` units runs on threads (an i1)."""
+    return lw.builder.icmp_signed(">=", work, ir.Constant(I64, THRESHOLD))
+
+
+def split(
+    lw: Lowerer,
+    n: ir.Value,
+    threaded: ir.Value,
+    body: Callable[[ir.Value, ir.Value], None],
+    threaded_n: ir.Value | None = None,
+) -> bool:
+    """``body(lo, hi)`` outlined and called for ``range(0, n)``: by the region runner when
+    ``threaded`` (an i1), over ``range(0, threaded_n)`` if given, else directly. False, and
+    nothing emitted, when the body cannot be outlined."""
+    zero = ir.Constant(I64, 0)
     try:
         chunk, captured = _outline(lw, body)
     except NotParallel:
-        body(zero, n)
-        return
+        return False
     b = lw.builder
     if captured:
         context_type = ir.LiteralStructType([v.type for v in captured])
@@ -71,21 +93,21 @@ def split_loop(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[ir.Value,
         context = b.bitcast(slot, I8P)
     else:
         context = ir.Constant(I8P, None)
-    large = b.icmp_signed(">=", _work(lw, shape), ir.Constant(I64, THRESHOLD))
     worker_function(lw)
-    with b.if_else(large, likely=False) as (threaded, serial):
-        with threaded:
-            b.call(_runner(lw), [chunk, context, n, _thread_count(lw)])
+    with b.if_else(threaded, likely=False) as (on_threads, serial):
+        with on_threads:
+            b.call(_runner(lw), [chunk, context, n if threaded_n is None else threaded_n, _thread_count(lw)])
         with serial:
             b.call(chunk, [context, zero, n])
+    return True
 
 
 def _work(lw: Lowerer, shape: Sequence[ir.Value]) -> ir.Value:
-    """The work of a loop over ``shape`` computing elements of the op being lowered: their
-    count times the cost of one (``analysis.Plan.element_cost``, at most 16)."""
+    """Whether a loop over ``shape`` computing elements of the op being lowered is large:
+    their count times the cost of one (``analysis.Plan.element_cost``, at most 16)."""
     op = lw.current_op
     cost = min(lw.plan.element_cost(op), 16) if op is not None else 1
-    return index_product(lw, [*shape, ir.Constant(I64, cost)])
+    return large(lw, index_product(lw, [*shape, ir.Constant(I64, cost)]))
 
 
 def _thread_count(lw: Lowerer) -> ir.Value:
@@ -118,12 +140,16 @@ def _outline(lw: Lowerer, body: Callable[[ir.Value, ir.Value], None]) -> tuple[i
     draft = ir.Function(module, ir.FunctionType(VOID, [I64, I64]), f"{name}.draft")
     lo, hi = draft.args
     lo.name, hi.name = "chunk.lo", "chunk.hi"
+    outside = lw.builder.block
+    emitted = len(outside.instructions)
     try:
         with lw.out_of_line(draft), lw.in_chunk(draft):
             body(lo, hi)
             lw.builder.ret_void()
     finally:
         del module.globals[draft.name]
+    # a body holding on to the builder it was made with would have emitted there
+    assert len(outside.instructions) == emitted, "a loop body emitted code outside its chunk"
     instructions = [i for block in draft.blocks for i in block.instructions]
     captured = list({id(v): v for i in instructions for v in _operands(i) if _foreign(v, draft)}.values())
 
