@@ -106,7 +106,7 @@ def _on_threads(lw: Lowerer, n: ir.Value, cost: int, part: Callable[[ir.Value, i
     b = lw.builder
     if not parallel.outlining(lw):
         return part(_i(0), n)
-    threaded = parallel.large(lw, b.mul(n, _i(min(max(cost, 1), 16))))
+    threaded = parallel.large(lw, n, cost)
     threaded = b.and_(threaded, b.icmp_signed(">", n, _i(_BLOCK)))  # else no halves to add
     half = b.and_(b.lshr(n, _i(1)), _i(-_LANES))
     sums = lw.alloca(ir.ArrayType(F64, 2))

@@ -31,8 +31,12 @@ if TYPE_CHECKING:
     from .lower import Lowerer
 
 #: a loop runs on threads from this many units of work (elements times their
-#: ``analysis.Plan.element_cost``) up: below it, starting threads costs more than they save
-THRESHOLD = 1 << 17
+#: ``analysis.Plan.element_cost``, at most :data:`MAX_COST`) up: below it, waking threads
+#: costs more than they save
+THRESHOLD = 1 << 18
+#: the most an element counts for: the loops are vectorised and mostly wait for memory, and
+#: Rosenbrock's gradient (cost 39) at 16 went to threads from 8192 elements, 6 us of work
+MAX_COST = 4
 #: at most this many threads per loop
 MAX_THREADS = 64
 #: a region's range is cut into this many chunks per thread, claimed one at a time: a thread
@@ -64,8 +68,10 @@ def outlining(lw: Lowerer) -> bool:
     return lw.threads != 1 and not lw.in_rare_code and lw.chunk is None
 
 
-def large(lw: Lowerer, work: ir.Value) -> ir.Value:
-    """Whether a loop of ``work`` units runs on threads (an i1)."""
+def large(lw: Lowerer, elements: ir.Value, cost: int) -> ir.Value:
+    """Whether a loop over ``elements`` (i64) that each cost ``cost`` runs on threads (an i1)."""
+    cost = min(max(cost, 1), MAX_COST)
+    work = index_product(lw, [elements, ir.Constant(I64, cost)])
     return lw.builder.icmp_signed(">=", work, ir.Constant(I64, THRESHOLD))
 
 
@@ -103,11 +109,10 @@ def split(
 
 
 def _work(lw: Lowerer, shape: Sequence[ir.Value]) -> ir.Value:
-    """Whether a loop over ``shape`` computing elements of the op being lowered is large:
-    their count times the cost of one (``analysis.Plan.element_cost``, at most 16)."""
+    """Whether a loop over ``shape`` computing elements of the op being lowered is large
+    (``analysis.Plan.element_cost`` says what one costs)."""
     op = lw.current_op
-    cost = min(lw.plan.element_cost(op), 16) if op is not None else 1
-    return large(lw, index_product(lw, [*shape, ir.Constant(I64, cost)]))
+    return large(lw, index_product(lw, shape), lw.plan.element_cost(op) if op is not None else 1)
 
 
 def _thread_count(lw: Lowerer) -> ir.Value:
