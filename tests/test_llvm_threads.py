@@ -224,3 +224,23 @@ def test_environment_variable_sets_the_count(tmp_path: Path, count: int):
     assert threads_used == count
     assert regions == (0 if count == 1 else 1)
     assert started == count - 1
+
+
+def test_a_forked_child_starts_its_own_pool():
+    """After ``fork`` the child has none of the pool's threads: its regions start new ones."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    x = RNG.uniform(-1.5, 1.5, N)
+    grad = ad.grad(rosenbrock, backend="llvm")
+    want = grad(x)  # the pool has started in this process
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 if the gradient is right, without pytest's teardown
+        ok = False
+        try:
+            before = threads.parallel_regions()
+            ok = np.array_equal(grad(x), want) and threads.parallel_regions() > before
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+

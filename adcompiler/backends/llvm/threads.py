@@ -44,16 +44,19 @@ PTHREAD = (
 
 
 def default_threads() -> int:
-    """``$ADCOMPILER_NUM_THREADS`` if set (a positive integer), else the CPUs this process may use."""
+    """``$ADCOMPILER_NUM_THREADS`` if set (a positive integer), else the CPUs this process may
+    use (so also when the variable is not a positive integer, with a warning)."""
     value = os.environ.get(ENVIRONMENT, "").strip()
     if value:
         try:
             count = int(value)
         except ValueError:
             count = 0
-        if count < 1:
-            raise ValueError(f"{ENVIRONMENT} must be a positive integer, not {value!r}")
-        return count
+        if count >= 1:
+            return count
+        import warnings
+
+        warnings.warn(f"{ENVIRONMENT}={value!r} is not a positive integer: ignored", stacklevel=2)
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except (AttributeError, OSError):  # no affinity on this platform
