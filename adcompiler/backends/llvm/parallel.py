@@ -14,6 +14,9 @@ results are the serial ones to the bit.
 Only bodies that cannot fail, allocate or touch a reference count qualify: where emitting
 the body asks for any of those (``Lowerer.fail_if``, ``blocks``, ``incref``), it raises
 :class:`NotParallel` and the loop is emitted in place, serially, as before.
+
+Large float sums use the same machinery through :func:`split` (``pairwise``): their two
+halves are two tasks.
 """
 
 from __future__ import annotations
