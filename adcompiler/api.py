@@ -109,14 +109,24 @@ def hessian(f: Callable, wrt: int | str = 0, *, backend: str = "python", debug: 
     return ForwardDerivative(inner, "jacobian", wrt, backend, Options(debug=debug))
 
 
-def jit(f: Callable | Transformed, *, fastmath: bool = False, boundscheck: bool = True) -> Transformed:
+def jit(
+    f: Callable | Transformed, *, fastmath: bool = False, boundscheck: bool = True, threads: int | None = None
+) -> Transformed:
     """``f`` compiled to machine code through LLVM; ``jit(grad(f))`` compiles the gradient.
 
     ``fastmath=True`` lets LLVM reassociate and contract float arithmetic (results may differ
     from Python's in the last bits; NaN and inf are assumed away); ``boundscheck=False``
     drops the index checks (an index out of bounds then reads or writes stray memory).
+    ``threads``: how many threads a large whole-array loop may run on (its elements split
+    between them; the results are the same to the bit). By default as many as the CPUs the
+    process may use, or ``$ADCOMPILER_NUM_THREADS``; ``threads=1`` compiles serial code.
     """
-    return as_transformed(f).with_backend("llvm", fastmath=fastmath, boundscheck=boundscheck)
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
+    options: dict[str, Any] = {"fastmath": fastmath, "boundscheck": boundscheck}
+    if threads is not None:  # as before when not given: the same warm cache keys
+        options["threads"] = threads
+    return as_transformed(f).with_backend("llvm", **options)
 
 
 def stop_gradient(x: Any) -> Any:

@@ -45,8 +45,9 @@ class Transformed:
     #: the user's function this was made from (for names, signature, defaults)
     root: Callable
     backend: str = "python"
-    #: the LLVM backend's options (``fastmath``, ``boundscheck``): what ``jit(f, ...)`` asked
-    compile_options: tuple[tuple[str, bool], ...] = ()
+    #: the LLVM backend's options (``fastmath``, ``boundscheck``, ``threads``): what
+    #: ``jit(f, ...)`` asked
+    compile_options: tuple[tuple[str, Any], ...] = ()
 
     def __init__(self) -> None:
         self._ir_cache: dict[tuple, Function] = {}
@@ -206,7 +207,7 @@ class Transformed:
 
         return graph(self.root if isinstance(self, Primal) else self, *args, wrt=wrt)
 
-    def with_backend(self, backend: str, **options: bool) -> Transformed:
+    def with_backend(self, backend: str, **options: Any) -> Transformed:
         """The same function compiled by another backend (``options``: the backend's own)."""
         clone = copy.copy(self)
         Transformed.__init__(clone)
@@ -279,7 +280,13 @@ def _compile(owner: Transformed, key: tuple, args: Sequence[Any] | None) -> Call
         # no IR yet: the machine code may come from a warm cache entry, which needs none
         from ..backends.llvm import CompiledFunction
 
-        options = {"fastmath": False, "boundscheck": True, "cache": True, **dict(owner.compile_options)}
+        options = {
+            "fastmath": False,
+            "boundscheck": True,
+            "cache": True,
+            "threads": None,
+            **dict(owner.compile_options),
+        }
 
         def make_ir() -> Function:
             from ..passes.custom_rules import inline_custom_rules

@@ -9,10 +9,12 @@
 Modules: ``types`` (IR types as LLVM values), ``analysis`` (fusion and array lifetimes),
 ``lower`` (the op table and the function), ``scalar`` / ``elementwise`` / ``reductions`` /
 ``arrays`` / ``scatter`` / ``control`` / ``tape`` (the op rules), ``blas`` (matrix products through
-BLAS), ``runtime`` (allocation, reference counts), ``entry`` (the native entry point) and
+BLAS), ``parallel`` (large loops outlined to run on threads, and the pool's code),
+``runtime`` (allocation, reference counts), ``entry`` (the native entry point) and
 ``jit`` (optimisation and object code, through llvmlite) make code. ``compiled`` (the
 compiled function), ``wrapper`` (the calling convention, Python side), ``cache`` (on disk),
-``loader`` (object files into memory) and ``native`` (the symbols code links to) run it,
+``loader`` (object files into memory), ``native`` (the symbols code links to) and
+``threads`` (the thread count and the pool's state) run it,
 without importing llvmlite or the lowering: a warm start from the cache needs neither.
 """
 

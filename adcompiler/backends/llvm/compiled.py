@@ -30,7 +30,7 @@ import numpy as np
 from ...errors import NumericError
 from ...ir.core import Function
 from ...ir.types import Tensor, Type
-from . import cache, loader, native
+from . import cache, loader, native, threads
 from .wrapper import Pattern, StridedArguments, make_caller, pattern_of
 
 #: exceptions the compiled code raises, by name (the cache stores names)
@@ -78,7 +78,7 @@ class CompiledFunction:
         name: str,
         params: Sequence[Type],
         ir: Callable[[], Function],
-        options: dict[str, bool],
+        options: dict[str, Any],
         args: Sequence[Any] | None,
         warm_key: str | None = None,
     ) -> None:
@@ -105,7 +105,13 @@ class CompiledFunction:
         if entry is None or code is None:
             fn = self._ir()
             obj, code = _machine_code(
-                fn, pattern, options["fastmath"], options["boundscheck"], options["cache"], contiguous
+                fn,
+                pattern,
+                options["fastmath"],
+                options["boundscheck"],
+                options["cache"],
+                contiguous,
+                options.get("threads"),
             )
             entry = WarmEntry(
                 obj, fn.name, tuple(p.type for p in fn.params), tuple(r.type for r in fn.returns)
@@ -154,20 +160,29 @@ def compile_function(
     boundscheck: bool = True,
     cache: bool = True,
     args: Sequence[Any] | None = None,
+    threads: int | None = None,
 ) -> CompiledFunction:
     """Compile a typed IR function (raises ADTypeError naming what the backend cannot handle),
-    specialised first to ``args`` (sample arguments) or else to arrays with no axis of length 1."""
-    options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache}
+    specialised first to ``args`` (sample arguments) or else to arrays with no axis of length 1.
+    ``threads``: how many threads large loops may use (None: ``threads.num_threads()`` when
+    they run; 1: serial code)."""
+    options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache, "threads": threads}
     return CompiledFunction(fn.name, [p.type for p in fn.params], lambda: fn, options, args)
 
 
 def _machine_code(
-    fn: Function, pattern: Pattern, fastmath: bool, boundscheck: bool, use_cache: bool, contiguous: bool = True
+    fn: Function,
+    pattern: Pattern,
+    fastmath: bool,
+    boundscheck: bool,
+    use_cache: bool,
+    contiguous: bool = True,
+    threads: int | None = None,
 ) -> tuple[str, Code]:
     """The machine code of ``fn`` for one pattern and layout (``contiguous``: for arrays whose
     last axis is, the usual code), and the name of its object entry: from the on-disk cache,
-    else from LLVM."""
-    name = _object_key(fn, fastmath, boundscheck, pattern, contiguous)
+    else from LLVM. ``threads``: see :func:`compile_function`."""
+    name = _object_key(fn, fastmath, boundscheck, pattern, contiguous, threads)
     hit = _load(name) if use_cache else None
     if hit is not None:
         return name, hit
@@ -179,16 +194,23 @@ def _machine_code(
 
     module = ir.Module(name=fn.name)
     lowerer = Lowerer(
-        fn, module, fastmath=fastmath, boundscheck=boundscheck, ones=pattern, contiguous=contiguous
+        fn,
+        module,
+        fastmath=fastmath,
+        boundscheck=boundscheck,
+        ones=pattern,
+        contiguous=contiguous,
+        threads=threads,
     )
     core = lowerer.build()
     errors = lowerer.errors
     build_entry(fn, module, core, errors, lowerer.assumes_contiguous)
     llvm_ir, obj = jit.compile_module(str(module))
-    meta = {"errors": [(e.__name__, m) for e, m in errors], "llvm_ir": llvm_ir}
+    parallel = "adc_pool_worker" in module.globals
+    meta = {"errors": [(e.__name__, m) for e, m in errors], "llvm_ir": llvm_ir, "parallel": parallel}
     if use_cache:
         cache.store_object(name, obj, meta)
-    return name, Code(_link(obj), llvm_ir, errors)
+    return name, _code(obj, llvm_ir, errors, parallel)
 
 
 def _load(name: str) -> Code | None:
@@ -198,7 +220,15 @@ def _load(name: str) -> Code | None:
         return None
     obj, meta = found
     errors = [(_EXCEPTIONS[e], message) for e, message in meta["errors"]]
-    return Code(_link(obj), meta["llvm_ir"], errors)
+    return _code(obj, meta["llvm_ir"], errors, meta.get("parallel", False))
+
+
+def _code(obj: bytes, llvm_ir: str, errors: Errors, parallel: bool) -> Code:
+    """Load an object file; code with parallel loops offers the pool its thread function."""
+    code = Code(_link(obj), llvm_ir, errors)
+    if parallel:
+        threads.adopt(code.memory, code.memory.address("adc_pool_worker"))
+    return code
 
 
 def _link(obj: bytes) -> Any:
@@ -213,12 +243,15 @@ def _link(obj: bytes) -> Any:
     return jit.LoadedByLLVM(obj)
 
 
-def _object_key(fn: Function, fastmath: bool, boundscheck: bool, pattern: Pattern, contiguous: bool) -> str:
+def _object_key(
+    fn: Function, fastmath: bool, boundscheck: bool, pattern: Pattern, contiguous: bool, threads: int | None
+) -> str:
     """The name of the object entry of ``fn``: its printed IR, plus what printing leaves out
-    (source positions and array constants), the options, the pattern and the layout."""
+    (source positions and array constants), the options, the pattern and the layout. (The
+    count of threads is in the code only when the function was compiled with one.)"""
     parts = [
         str(fn),
-        f"fastmath={fastmath} boundscheck={boundscheck}",
+        f"fastmath={fastmath} boundscheck={boundscheck} threads={threads}",
         f"pattern={pattern} contiguous={contiguous}",
     ]
     for op in fn.walk():

@@ -26,16 +26,20 @@ Reader = Callable[[Sequence[ir.Value]], ir.Value]
 
 
 # --------------------------------------------------------------------------- loops
-def counted_loop(lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], name: str = "loop") -> None:
-    """``for i in range(n): body(i)``, emitted at the current position (rotated, guarded)."""
+def counted_loop(
+    lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], name: str = "loop", start: ir.Value | None = None
+) -> None:
+    """``for i in range(start, n): body(i)`` (``start`` 0 by default), emitted at the current
+    position (rotated, guarded)."""
     b = lw.builder
     fn = b.function
     pre = b.block
+    start = ir.Constant(I64, 0) if start is None else start
     body_bb, exit_bb = fn.append_basic_block(f"{name}.body"), fn.append_basic_block(f"{name}.end")
-    b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 0)), body_bb, exit_bb)
+    b.cbranch(b.icmp_signed("<", start, n), body_bb, exit_bb)
     b.position_at_end(body_bb)
     i = b.phi(I64, "i")
-    i.add_incoming(ir.Constant(I64, 0), pre)
+    i.add_incoming(start, pre)
     body(i)
     i_next = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
     i.add_incoming(i_next, b.block)
@@ -64,16 +68,37 @@ def _loop_id(module: ir.Module, vectorize: bool) -> ir.MDValue:
     return loop_id
 
 
-def loop_nest(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
-    """Visit every index of ``shape`` in C order (last axis innermost)."""
+def loop_nest(
+    lw: Lowerer,
+    shape: Sequence[ir.Value],
+    body: Callable[[list[ir.Value]], None],
+    leading: tuple[ir.Value, ir.Value] | None = None,
+) -> None:
+    """Visit every index of ``shape`` in C order (last axis innermost); ``leading``: only the
+    indices whose first is in ``range(lo, hi)``."""
 
     def level(k: int, index: list[ir.Value]) -> None:
         if k == len(shape):
             body(index)
+        elif k == 0 and leading is not None:
+            lo, hi = leading
+            counted_loop(lw, hi, lambda i: level(1, [i]), name="axis0", start=lo)
         else:
             counted_loop(lw, shape[k], lambda i: level(k + 1, [*index, i]), name=f"axis{k}")
 
     level(0, [])
+
+
+def parallel_loop_nest(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
+    """:func:`loop_nest` whose leading axis is split over threads when the loop is large
+    (``parallel.split_loop``): for loops writing a new array, whose ``body`` reads other
+    memory only."""
+    from .parallel import split_loop  # which imports this module
+
+    if not shape:
+        loop_nest(lw, shape, body)
+        return
+    split_loop(lw, shape, lambda lo, hi: loop_nest(lw, shape, body, leading=(lo, hi)))
 
 
 # --------------------------------------------------------------------------- index arithmetic
@@ -261,7 +286,7 @@ def materialize(lw: Lowerer, value: ArrayVal | Deferred) -> ArrayVal:
     """A new C-contiguous array holding the elements of ``value``."""
     out = alloc_array(lw, value.dtype, value.shape)
     read = reader(lw, value, value.rank)
-    loop_nest(lw, out.shape, lambda index: store(lw, out, index, read(index)))
+    parallel_loop_nest(lw, out.shape, lambda index: store(lw, out, index, read(index)))
     return out
 
 

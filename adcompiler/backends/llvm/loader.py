@@ -72,7 +72,11 @@ class LoadedObject:
 
     def __init__(self, base: int, size: int, symbols: dict[str, int]) -> None:
         self._symbols = symbols
-        weakref.finalize(self, _munmap, base, size)
+        self._unmap = weakref.finalize(self, _munmap, base, size)
+
+    def keep(self) -> None:
+        """Never unmap the pages, not even at exit (threads run this code until the end)."""
+        self._unmap.detach()
 
     def address(self, name: str) -> int:
         try:

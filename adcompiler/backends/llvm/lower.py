@@ -23,6 +23,7 @@ from ...ir.types import NoneT, Tensor, TupleT, Type
 from ...passes import shapes
 from . import arrays, control, elementwise, reductions, scatter, tape
 from .analysis import Plan
+from .parallel import NotParallel
 from .runtime import Runtime
 from .scalar import cast, truth
 from .types import (
@@ -57,6 +58,7 @@ class Lowerer:
         boundscheck: bool,
         ones: Pattern = (),
         contiguous: bool = False,
+        threads: int | None = None,
     ) -> None:
         self.fn = fn
         #: which axes of the array parameters have length 1 (see :func:`pattern_of`)
@@ -78,6 +80,11 @@ class Lowerer:
         #: fast-math flags put on every float instruction
         self.fmf: tuple[str, ...] = ("fast",) if fastmath else ()
         self.boundscheck = boundscheck
+        #: how many threads large loops may use (``parallel``): None for the process's count
+        #: at run time, 1 for serial code
+        self.threads = threads
+        #: the chunk function a loop body is being emitted into (see ``parallel.split_loop``)
+        self.chunk: ir.Function | None = None
         #: the exceptions the function can raise: status k means errors[k - 1]
         self.errors: list[tuple[type[BaseException], str]] = []
         self.values: dict[Value, Lowered] = {}
@@ -259,6 +266,16 @@ class Lowerer:
             self.entry_builder.branch(body)
             self.builder, self.entry_builder, self.status = saved
 
+    @contextlib.contextmanager
+    def in_chunk(self, chunk: ir.Function) -> Iterator[None]:
+        """Code emitted inside is a loop body outlined into ``chunk`` to run on threads: it
+        must not fail, allocate or count references (:class:`~.parallel.NotParallel`)."""
+        outer, self.chunk = self.chunk, chunk
+        try:
+            yield
+        finally:
+            self.chunk = outer
+
     # ------------------------------------------------------------------ values and references
     def get(self, v: Value) -> Lowered:
         """The lowered value of ``v``, borrowed for the duration of the current op."""
@@ -278,11 +295,19 @@ class Lowerer:
 
     def incref(self, value: Lowered) -> None:
         for a in arrays_in(value):
+            self._not_in_chunk(a.meminfo)
             self.rt.incref(self.builder, a.meminfo)
 
     def decref(self, value: Lowered) -> None:
         for a in arrays_in(value):
+            self._not_in_chunk(a.meminfo)
             self.rt.decref(self.builder, a.meminfo)
+
+    def _not_in_chunk(self, meminfo: ir.Value | None = None) -> None:
+        """Raise NotParallel in a loop body outlined to run on threads (a null ``meminfo``
+        is memory nobody counts: no code, so allowed)."""
+        if self.chunk is not None and not isinstance(meminfo, ir.Constant):
+            raise NotParallel
 
     def owned_copy(self, value: Lowered, t: Type) -> Lowered:
         """``value`` with every array in memory the function allocated (what it may return)."""
@@ -337,6 +362,7 @@ class Lowerer:
 
     def fail_if(self, cond: ir.Value, exc: type[BaseException], message: str) -> None:
         """If ``cond`` holds at run time, leave the function raising ``exc(message)``."""
+        self._not_in_chunk()
         assert self.status is not None, "code emitted out of line cannot fail"
         if self.loc is not None:
             message = f"{message} (at {self.loc})"
@@ -354,6 +380,7 @@ class Lowerer:
 
     def blocks(self) -> ir.Value:
         """The head of the list of blocks the call allocates (``runtime.Runtime.alloc``)."""
+        self._not_in_chunk()
         assert self.status is not None, "code emitted out of line cannot allocate"
         if self._blocks is None:
             self._blocks = self.rt.new_list(self.entry_builder)

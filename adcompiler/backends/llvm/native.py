@@ -1,9 +1,10 @@
 """What compiled code links against besides its own functions, found without LLVM.
 
 Object code refers to a few symbols by name: the C library's allocator, libm, the
-process-wide count of live allocations (``adc_live``) and the BLAS routines NumPy links
-(``adc_dgemm64``...). Both linkers -- LLVM's (:mod:`.jit`) and our own loader of cached
-object files (:mod:`.loader`) -- take their addresses from here. This module imports
+process-wide count of live allocations (``adc_live``), the BLAS routines NumPy links
+(``adc_dgemm64``...) and what parallel loops need (:mod:`.threads`: the pool, pthreads).
+Both linkers -- LLVM's (:mod:`.jit`) and our own loader of cached object files
+(:mod:`.loader`) -- take their addresses from here. This module imports
 neither llvmlite nor the compiler: loading cached code must stay cheap.
 
 BLAS: NumPy's wheels ship OpenBLAS built with 64-bit integers (``numpy.libs/*openblas64*``,
@@ -22,12 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import threads
+
 #: the process-wide count of live allocations, linked into every module as ``adc_live``
 #: (updated without atomics: compiled code and the wrapper's ``_Owner`` only run holding the GIL)
 LIVE = ctypes.c_int64(0)
 
 #: symbols defined here, by name: the address each resolves to
-_SYMBOLS: dict[str, int] = {"adc_live": ctypes.addressof(LIVE)}
+_SYMBOLS: dict[str, int] = {"adc_live": ctypes.addressof(LIVE), **threads.symbols()}
 
 
 def live_allocations() -> int:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from . import parallel
 from .elementwise import counted_loop
 from .types import F64, I64
 
@@ -56,14 +57,24 @@ def _i(v: int) -> ir.Constant:
     return ir.Constant(I64, v)
 
 
-def pairwise_sum_run(lw: Lowerer, data: ir.Value, n: ir.Value, stride: ir.Value) -> ir.Value:
-    """``0.0 + sum(data[i * stride] for i in range(n))`` (f64 elements) in NumPy's pairwise order."""
-    return lw.builder.call(_helper(lw), [data, n, stride])
+def pairwise_sum_run(lw: Lowerer, data: ir.Value, n: ir.Value, stride: ir.Value, halves: bool = False) -> ir.Value:
+    """``0.0 + sum(data[i * stride] for i in range(n))`` (f64 elements) in NumPy's pairwise
+    order; ``halves``: when large, on two threads (see :func:`_on_threads`)."""
+    def part(start: ir.Value, length: ir.Value) -> ir.Value:
+        b = lw.builder  # the chunk's, when emitted for threads
+        return b.call(_helper(lw), [b.gep(data, [b.mul(start, stride)], inbounds=True), length, stride])
+
+    return _on_threads(lw, n, 1, part) if halves else lw.builder.call(_helper(lw), [data, n, stride])
 
 
-def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int) -> ir.Value:
+def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int, halves: bool = False) -> ir.Value:
     """``0.0 + sum(read(i) for i in range(n))`` (f64 elements, computed by ``read``, each
-    costing ``cost`` cheap operations: see ``analysis``) in NumPy's pairwise order."""
+    costing ``cost`` cheap operations: see ``analysis``) in NumPy's pairwise order;
+    ``halves``: when large, on two threads (see :func:`_on_threads`)."""
+    if halves:
+        return _on_threads(
+            lw, n, cost, lambda start, length: pairwise_sum(lw, length, lambda i: read(lw.builder.add(start, i)), cost)
+        )
     if cost <= _CHEAP:
         return _stack_sum(lw, n, lambda start, length: _block_sum(lw, start, length, read))
     buffer = lw.alloca(ir.ArrayType(F64, _BLOCK))
@@ -80,6 +91,42 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int) -> ir.Value:
         return pairwise_sum_run(lw, first, length, _i(1))  # at most one block: its sum
 
     return _stack_sum(lw, n, leaf)
+
+
+def _on_threads(lw: Lowerer, n: ir.Value, cost: int, part: Callable[[ir.Value, ir.Value], ir.Value]) -> ir.Value:
+    """The pairwise sum of ``range(n)``, ``part(start, length)`` giving ``0.0 +`` the pairwise
+    sum of a range: when the sum is large (``parallel``), its two halves on two threads.
+
+    The pairwise sum of more than 128 elements is the sum of its halves' pairwise sums, split
+    at ``n // 2`` rounded down to a multiple of 8; each ``part`` adds ``0.0`` first, which
+    changes only a ``-0.0``, and so changes the sum of the two only where both are ``-0.0``
+    -- where the ``0.0 +`` of the whole removes the difference. So the result is the serial
+    one to the bit. (The chunk sums ``range(n)`` whole, in one part, when the sum is small.)
+    """
+    b = lw.builder
+    if not parallel.outlining(lw):
+        return part(_i(0), n)
+    threaded = parallel.large(lw, n, cost)
+    threaded = b.and_(threaded, b.icmp_signed(">", n, _i(_BLOCK)))  # else no halves to add
+    half = b.and_(b.lshr(n, _i(1)), _i(-_LANES))
+    sums = lw.alloca(ir.ArrayType(F64, 2))
+
+    def body(lo: ir.Value, hi: ir.Value) -> None:
+        def task(t: ir.Value) -> None:  # the whole when small; else the half t
+            b = lw.builder  # the chunk's
+            second = b.icmp_signed("==", t, _i(1))
+            start = b.select(second, half, _i(0))
+            length = b.select(threaded, b.select(second, b.sub(n, half), half), n)
+            b.store(part(start, length), b.gep(sums, [_i(0), t], inbounds=True))
+
+        counted_loop(lw, hi, task, name="halves", start=lo)
+
+    if not parallel.split(lw, _i(1), threaded, body, threaded_n=_i(2)):
+        return part(_i(0), n)
+    first = b.load(b.gep(sums, [_i(0), _i(0)], inbounds=True))
+    second = b.load(b.gep(sums, [_i(0), _i(1)], inbounds=True))
+    both = b.fadd(ir.Constant(F64, 0.0), b.fadd(first, second, flags=lw.fmf), flags=lw.fmf)
+    return b.select(threaded, both, first)
 
 
 def _helper(lw: Lowerer) -> ir.Function:

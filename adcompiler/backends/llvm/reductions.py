@@ -161,14 +161,14 @@ def _cost_of(lw: Lowerer, op: Op) -> int:
 def _flat_sum(lw: Lowerer, op: Op, x: Lowered, shape: list[ir.Value], read: Callable) -> ir.Value:
     """The sum of every f64 element of ``x`` as NumPy's ``np.sum(x)`` adds them."""
     if len(shape) == 1:
-        run = _runs(lw, x)
+        run = _runs(lw, x, halves=True)
         if run is not None:
             return run([], shape[0])
-        return pairwise_sum(lw, shape[0], lambda i: read([i]), _cost_of(lw, op))
+        return pairwise_sum(lw, shape[0], lambda i: read([i]), _cost_of(lw, op), halves=True)
     count = index_product(lw, shape)
     if isinstance(x, Deferred):  # NumPy sums the C-contiguous temporary it made: one run
         temp = materialize(lw, x)
-        total = pairwise_sum_run(lw, temp.data, count, _ONE)
+        total = pairwise_sum_run(lw, temp.data, count, _ONE, halves=True)
         lw.decref(temp)
         return total
     # an array: one run if C-contiguous; otherwise NumPy's order depends on how its iterator
@@ -181,7 +181,7 @@ def _flat_sum(lw: Lowerer, op: Op, x: Lowered, shape: list[ir.Value], read: Call
     init = ir.Constant(SCALAR["f64"], 0.0)
     with b.if_else(contiguous) as (then, otherwise):
         with then:
-            run = pairwise_sum_run(lw, x.data, count, _ONE)
+            run = pairwise_sum_run(lw, x.data, count, _ONE, halves=True)
             run_block = b.block
         with otherwise:
             nested = _accumulate(
@@ -194,14 +194,15 @@ def _flat_sum(lw: Lowerer, op: Op, x: Lowered, shape: list[ir.Value], read: Call
     return total
 
 
-def _runs(lw: Lowerer, x: Lowered) -> Callable[[list[ir.Value], ir.Value], ir.Value] | None:
+def _runs(lw: Lowerer, x: Lowered, halves: bool = False) -> Callable[[list[ir.Value], ir.Value], ir.Value] | None:
     """For an array ``x`` (None for a fused operand): ``run(outer, n)``, the pairwise sum of
-    the ``n`` elements of ``x[*outer, :]``, broadcast as a reader reads them."""
+    the ``n`` elements of ``x[*outer, :]``, broadcast as a reader reads them (``halves``: see
+    ``pairwise_sum_run``)."""
     if not isinstance(x, ArrayVal):
         return None
     strides = broadcast_strides(lw, x)  # once, outside the loops over the rows
     rows = ArrayVal(x.dtype, x.data, x.meminfo, x.shape, strides)
-    return lambda outer, n: pairwise_sum_run(lw, element_ptr(lw, rows, [*outer, _ZERO]), n, strides[-1])
+    return lambda outer, n: pairwise_sum_run(lw, element_ptr(lw, rows, [*outer, _ZERO]), n, strides[-1], halves)
 
 
 def _arg_extreme(better: str):

@@ -33,6 +33,7 @@ from .elementwise import (
     shape_of,
     store,
 )
+from .parallel import split_loop
 from .scalar import KERNELS, cast
 from .types import F64, I64, ArrayVal, Lowered, Scatter, Slice
 
@@ -88,24 +89,37 @@ def _write(lw: Lowerer, s: Scatter) -> ArrayVal:
             total = KERNELS["add"](lw, [total, value], ["f64", "f64"], "f64")
         store(lw, out, index, total)
 
-    def row(outer: list[ir.Value]) -> None:
+    def row(outer: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
+        """Positions ``lo`` to ``hi`` along the sliced axis, after the indices ``outer``."""
         _sweep(
             lw,
-            s.shape[axis],
+            lo,
+            hi,
             s.terms,
             lambda covering, i: loop_nest(
                 lw, s.shape[axis + 1 :], lambda inner: element(covering, [*outer, i, *inner])
             ),
         )
 
-    loop_nest(lw, s.shape[:axis], row)
+    def rows(lo: ir.Value, hi: ir.Value) -> None:
+        """The part of the array whose first index is in ``range(lo, hi)``."""
+        if axis == 0:
+            row([], lo, hi)
+        else:
+            loop_nest(lw, s.shape[:axis], lambda outer: row(outer, _ZERO, s.shape[axis]), leading=(lo, hi))
+
+    split_loop(lw, s.shape, rows)
     return out
 
 
 def _sweep(
-    lw: Lowerer, n: ir.Value, terms: Sequence[Slice], body: Callable[[Sequence[int], ir.Value], None]
+    lw: Lowerer,
+    lo: ir.Value,
+    n: ir.Value,
+    terms: Sequence[Slice],
+    body: Callable[[Sequence[int], ir.Value], None],
 ) -> None:
-    """``body(covering, i)`` for each ``i`` in ``range(n)``, ``covering`` the terms whose
+    """``body(covering, i)`` for each ``i`` in ``range(lo, n)``, ``covering`` the terms whose
     ``[start:stop]`` hold ``i``: one loop per segment of positions covered alike.
 
     At each segment start ``p``: the segment ends at the first bound of a term past ``p``
@@ -121,7 +135,7 @@ def _sweep(
     b.branch(head)
     b.position_at_end(head)
     p = b.phi(I64, "p")
-    p.add_incoming(_ZERO, pre)
+    p.add_incoming(lo, pre)
     b.cbranch(b.icmp_signed("<", p, n), split, done)
 
     b.position_at_end(split)
