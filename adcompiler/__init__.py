@@ -9,7 +9,19 @@
 """
 
 from .ad.checkpoint import MemoryBudget, Revolve
-from .api import checkpoint, grad, hessian, jacobian, jit, jvp, stop_gradient, value_and_grad, vjp
+from .api import (
+    checkpoint,
+    get_num_threads,
+    grad,
+    hessian,
+    jacobian,
+    jit,
+    jvp,
+    set_num_threads,
+    stop_gradient,
+    value_and_grad,
+    vjp,
+)
 from .check import GradCheckError, check_grad
 from .custom import custom_jvp, custom_vjp
 from .errors import ADError, ADTypeError, NotDifferentiableError, NumericError, UnsupportedSyntaxError
@@ -30,12 +42,14 @@ __all__ = [
     "checkpoint",
     "custom_jvp",
     "custom_vjp",
+    "get_num_threads",
     "grad",
     "graph",
     "hessian",
     "jacobian",
     "jit",
     "jvp",
+    "set_num_threads",
     "stop_gradient",
     "value_and_grad",
     "vjp",

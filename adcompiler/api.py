@@ -109,6 +109,25 @@ def hessian(f: Callable, wrt: int | str = 0, *, backend: str = "python", debug: 
     return ForwardDerivative(inner, "jacobian", wrt, backend, Options(debug=debug))
 
 
+def set_num_threads(count: int) -> None:
+    """How many threads a large whole-array loop of compiled code may use, from now on (code
+    compiled without ``jit(f, threads=N)``, already compiled code included), as Numba's
+    ``set_num_threads``. The default: the CPUs the process may use, or
+    ``$ADCOMPILER_NUM_THREADS``."""
+    from .backends.llvm import threads
+
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"the number of threads must be a positive integer, not {count!r}")
+    threads.set_num_threads(count)
+
+
+def get_num_threads() -> int:
+    """How many threads a large whole-array loop of compiled code may use (``set_num_threads``)."""
+    from .backends.llvm import threads
+
+    return threads.num_threads()
+
+
 def jit(
     f: Callable | Transformed, *, fastmath: bool = False, boundscheck: bool = True, threads: int | None = None
 ) -> Transformed:

@@ -171,6 +171,27 @@ def test_threads_option_one_compiles_serial_code():
         ad.jit(elementwise, threads=0)
 
 
+def test_set_num_threads_one_keeps_compiled_code_serial():
+    f = ad.jit(elementwise)
+    x, y = RNG.normal(size=N), RNG.normal(size=N)
+    want = f(x, y)
+    ad.set_num_threads(1)
+    try:
+        assert ad.get_num_threads() == 1
+        before = threads.parallel_regions()
+        assert np.array_equal(f(x, y), want)
+        assert threads.parallel_regions() == before
+    finally:
+        ad.set_num_threads(2)
+    assert ad.get_num_threads() == 2
+    before = threads.parallel_regions()
+    assert np.array_equal(f(x, y), want)
+    assert threads.parallel_regions() > before
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="positive integer"):
+            ad.set_num_threads(bad)
+
+
 def test_two_python_threads_call_one_gradient():
     grad = ad.grad(rosenbrock, backend="llvm")
     inputs = [RNG.uniform(-1.5, 1.5, N) for _ in range(4)]
