@@ -285,6 +285,21 @@ def test_loops_standing_in_for_blas_are_not_optimised():
     assert "optnone" in re.search(rf"^attributes #{loops} = {{(.*)}}", g.llvm_ir, re.MULTILINE).group(1)
 
 
+@pytest.mark.skipif(blas.find() is None, reason="without BLAS the loops are the product, optimised")
+def test_the_call_to_blas_is_not_optimised():
+    """Checks of the layouts and a call, once per product: LLVM does not optimise them."""
+
+    def f(x, w, v):
+        return (x @ w) @ v
+
+    g = ad.jit(f)
+    x, w, v = RNG.random((6, 5)), RNG.random((5, 4)), RNG.random(4)
+    assert np.allclose(g(x, w, v), f(x, w, v), rtol=1e-14)
+    for helper in ("matmul", "matvec"):
+        (attrs,) = re.findall(rf"define internal .*@adc_{helper}_f64\(.*#(\d+)", g.llvm_ir)
+        assert "optnone" in re.search(rf"^attributes #{attrs} = {{(.*)}}", g.llvm_ir, re.MULTILINE).group(1)
+
+
 def test_a_value_only_sized_as_a_scalar_is_not_computed():
     """The gradient of a mean scales by ``np.size`` of the primal's mean: the mean itself, and
     the ``log1p`` it sums, are not computed (the IR and the Python source keep them)."""

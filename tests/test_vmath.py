@@ -247,3 +247,16 @@ def test_gradient_of_a_pairwise_sum():
 
     x = RNG.normal(size=300)
     assert_grad_close(ad.jit(ad.grad(f))(x), numerical_grad(f, (x,)), rtol=1e-6)
+
+
+def test_a_count_of_ties_is_one_running_sum():
+    """The adjoint of ``max`` divides by the number of ties, a sum of 0.0s and 1.0s: exact in
+    any order, so it is not added pairwise (no stack of tasks, no eight lanes)."""
+
+    def f(x):
+        return np.sum(np.max(x, axis=1, keepdims=True) * x)
+
+    g = ad.jit(ad.grad(f))
+    x = np.round(RNG.normal(size=(5, 300)))  # rows with ties, longer than a block of 128
+    assert np.array_equal(g(x), ad.grad(f)(x))
+    assert "[128 x i64]" not in g.llvm_ir

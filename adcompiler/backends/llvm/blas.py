@@ -68,6 +68,11 @@ def _helper(lw: Lowerer, kind: str, ranks: tuple[int, ...], loops: Loops) -> ir.
     fnty = ir.FunctionType(ir.VoidType(), [t for rank in ranks for t in [F64.as_pointer()] + [I64] * (2 * rank)])
     fn = _function(lw, f"adc_{kind}_f64", fnty)
     fallback = _fallback(lw, kind, fnty, ranks, loops) if find() is not None else None
+    if fallback is not None:
+        # checks of the layouts and a call, once per product: nothing to gain from LLVM's
+        # optimisation, which cost as much as a tenth of the work of compiling a network's
+        # gradient (its chains of selects keep InstCombine busy)
+        fn.attributes.add("optnone")
     with lw.out_of_line(fn):
         a, c, out = _operands(fn, ranks)
         out.data.add_attribute("noalias")  # a new array: the loops may vectorise

@@ -5,6 +5,9 @@
 entry reads straight from the object (the layout NumPy has kept since 1.7, checked once at
 import by :mod:`.wrapper`) -- no Python-side unboxing. Tuples are flattened.
 
+LLVM does not optimise it (``optnone``): it runs once per call, and a few more instructions
+there are nothing next to the Python call around it.
+
 Code whose element reads take the last axis of every array argument to be contiguous (see
 ``Lowerer.element_stride``) checks that first: the entry returns :data:`~.wrapper.STRIDED`
 when an array's last axis of 2 or more elements is strided (with fewer, its stride addresses
@@ -37,6 +40,11 @@ def build_entry(fn: Function, module: ir.Module, core: ir.Function, errors: list
     record_ptr = core.args[-1].type
     fnty = ir.FunctionType(I32, [a for p in fn.params for a in abi_types(p.type)] + [record_ptr])
     entry = ir.Function(module, fnty, "adc_entry")
+    # straight-line code run once per call, next to a Python call of ~50,000 instructions:
+    # LLVM's optimisation made nothing measurably faster and cost a twentieth of the work of
+    # compiling a network's gradient (``adc_core`` comes out the same)
+    entry.attributes.add("noinline")
+    entry.attributes.add("optnone")
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     args = iter(entry.args[:-1])
     core_args: list[ir.Value] = []

@@ -371,11 +371,9 @@ class Lowerer:
             self.errors.append(entry)
         code = ir.Constant(I32, self.errors.index(entry) + 1)
         b = self.builder
-        fail_bb, cont_bb = b.function.append_basic_block("fail"), b.function.append_basic_block()
-        b.cbranch(cond, fail_bb, cont_bb).set_weights([1, 1000])
-        b.position_at_end(fail_bb)
-        b.branch(self.exit_block)
-        self.status.add_incoming(code, fail_bb)
+        cont_bb = b.function.append_basic_block()
+        b.cbranch(cond, self.exit_block, cont_bb).set_weights([1, 1000])
+        self.status.add_incoming(code, b.block)
         b.position_at_end(cont_bb)
 
     def blocks(self) -> ir.Value:
