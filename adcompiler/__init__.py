@@ -1,11 +1,11 @@
 """adcompiler: a source-transformation automatic-differentiation compiler for Python.
 
-    import adcompiler as ad
+import adcompiler as ad
 
-    @ad.grad
-    def loss(w, x, y): ...
+@ad.grad
+def loss(w, x, y): ...
 
-    print(loss.source)   # the generated gradient, as readable Python
+print(loss.source)   # the generated gradient, as readable Python
 """
 
 from .ad.checkpoint import MemoryBudget, Revolve

@@ -53,10 +53,16 @@ def check_grad(
         for mode in modes:
             got = np.asarray(grad(f, wrt=k, mode=mode)(*args), dtype=float)
             if got.shape != expected.shape:
-                raise GradCheckError(f"{mode}-mode gradient of {name} has shape {got.shape}, expected {expected.shape}")
+                raise GradCheckError(
+                    f"{mode}-mode gradient of {name} has shape {got.shape}, expected {expected.shape}"
+                )
             error = np.abs(got - expected) / (atol + rtol * np.abs(expected))
             if error.size and np.max(error) > 1.0:
-                worst = tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape)) if error.ndim else ()
+                worst = (
+                    tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape))
+                    if error.ndim
+                    else ()
+                )
                 g, e = float(got[worst]), float(expected[worst])
                 rel = abs(g - e) / max(abs(e), 1e-300)
                 raise GradCheckError(

@@ -51,7 +51,9 @@ def _forward_seconds(steps: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=10_000_000)
     parser.add_argument("--snapshots", type=int, nargs="*", default=[10, 30, 100, 300])
     parser.add_argument("--svg", help="write the trade-off plot here")
@@ -73,12 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         predicted = 2.0 if snapshots == 0 else 2.0 + optimal_advances(args.steps, snapshots) / args.steps
         rows.append((snapshots, result, predicted))
     stored = rows[0][1] if rows and rows[0][0] == 0 else None
-    print(f"damped pendulum, {args.steps:,} explicit Euler steps, gradient w.r.t. (damping, length), LLVM backend")
+    print(
+        f"damped pendulum, {args.steps:,} explicit Euler steps, gradient w.r.t. (damping, length), LLVM backend"
+    )
     print(f"the function itself: {forward * 1e3:.1f} ms")
-    print(f"{'schedule':<16}{'peak memory':>14}{'of taped':>10}{'time':>11}{'x f':>7}{'forward sweeps':>16}{'same grad':>11}")
+    print(
+        f"{'schedule':<16}{'peak memory':>14}{'of taped':>10}{'time':>11}{'x f':>7}{'forward sweeps':>16}{'same grad':>11}"
+    )
     for snapshots, result, predicted in rows:
         name = "tape every step" if snapshots == 0 else f"Revolve({snapshots})"
-        share = f"{result['peak_bytes'] / stored['peak_bytes']:.1%}" if stored and stored["peak_bytes"] else "-"
+        share = (
+            f"{result['peak_bytes'] / stored['peak_bytes']:.1%}" if stored and stored["peak_bytes"] else "-"
+        )
         same = "yes" if stored and result["grad"] == stored["grad"] else "no"
         print(
             f"{name:<16}{result['peak_bytes'] / 1e6:>11.1f} MB{share:>10}{result['seconds'] * 1e3:>8.0f} ms"

@@ -41,7 +41,9 @@ def run_starts(name: str, backend: str, size: int, timeout_s: float = 600.0) -> 
     ``{"error": ...}``."""
     with tempfile.TemporaryDirectory(prefix="adc-cache-") as cache:
         env = {"ADCOMPILER_CACHE_DIR": cache, "PYTHONDONTWRITEBYTECODE": ""}
-        return {start: run_json("cold", [name, backend, str(size)], timeout_s, env) for start in ("cold", "warm")}
+        return {
+            start: run_json("cold", [name, backend, str(size)], timeout_s, env) for start in ("cold", "warm")
+        }
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,9 @@ SHAPES = [(2, 500), (10, 500), (50, 500), (200, 200), (500, 50), (500, 10), (500
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
 
@@ -29,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     from .problems.jacobian_map import layer
 
     rng = np.random.default_rng(0)
-    print(f"{'n (inputs)':>10} {'m (outputs)':>12} {'forward':>11} {'reverse':>11} {'reverse/forward':>16}  faster")
+    print(
+        f"{'n (inputs)':>10} {'m (outputs)':>12} {'forward':>11} {'reverse':>11} {'reverse/forward':>16}  faster"
+    )
     for n, m in SHAPES:
         x, A, b = rng.normal(size=n), rng.normal(size=(m, n)) / np.sqrt(n), rng.normal(size=m)
         forward = ad.jacobian(layer, mode="forward")
@@ -39,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         t_fwd = measure(lambda: forward(x, A, b), cfg).median_s  # noqa: B023 - measured at once
         t_rev = measure(lambda: reverse(x, A, b), cfg).median_s  # noqa: B023
         faster = "forward" if t_fwd < t_rev else "reverse"
-        print(f"{n:>10} {m:>12} {t_fwd * 1e3:>8.2f} ms {t_rev * 1e3:>8.2f} ms {t_rev / t_fwd:>16.2f}  {faster}")
+        print(
+            f"{n:>10} {m:>12} {t_fwd * 1e3:>8.2f} ms {t_rev * 1e3:>8.2f} ms {t_rev / t_fwd:>16.2f}  {faster}"
+        )
     return 0
 
 

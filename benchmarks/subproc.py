@@ -13,7 +13,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_json(module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_json(
+    module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The child's last stdout line as JSON; any failure comes back as ``{"error": ...}``.
 
     ``env`` adds to (or overrides) this process's environment.

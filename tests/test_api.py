@@ -24,7 +24,10 @@ def test_seed_examples():
     assert ad.grad(uf.poly)(3.0) == pytest.approx(8.0)
     g = ad.grad(uf.affine_sq, wrt=(0, 1, 2))(2.0, 3.0, 1.0)
     assert g == pytest.approx((42.0, 28.0, 14.0))
-    close(ad.grad(uf.chained, wrt=(0, 1))(0.7, -1.2), (fd(uf.chained, 0.7, -1.2), fd(uf.chained, 0.7, -1.2, wrt=1)))
+    close(
+        ad.grad(uf.chained, wrt=(0, 1))(0.7, -1.2),
+        (fd(uf.chained, 0.7, -1.2), fd(uf.chained, 0.7, -1.2, wrt=1)),
+    )
 
 
 @pytest.mark.parametrize("x", [2.0, 0.3, -0.4, -2.5])
@@ -58,7 +61,12 @@ def test_logistic_regression():
 def test_mlp():
     X = RNG.normal(size=(6, 5))
     Y = np.eye(3)[RNG.integers(0, 3, size=6)]
-    params = [RNG.normal(size=(5, 4)) * 0.5, RNG.normal(size=4) * 0.1, RNG.normal(size=(4, 3)) * 0.5, np.zeros(3)]
+    params = [
+        RNG.normal(size=(5, 4)) * 0.5,
+        RNG.normal(size=4) * 0.1,
+        RNG.normal(size=(4, 3)) * 0.5,
+        np.zeros(3),
+    ]
     grads = ad.grad(uf.mlp_loss, wrt=(0, 1, 2, 3))(*params, X, Y)
     for k, g in enumerate(grads):
         close(g, fd(uf.mlp_loss, *params, X, Y, wrt=k), rtol=1e-5)
@@ -101,8 +109,11 @@ def test_source_runs_on_its_own():
 def test_forward_equals_reverse():
     x = RNG.normal(size=(3, 4))
     close(ad.grad(uf.reductions, mode="forward")(x), ad.grad(uf.reductions)(x), rtol=1e-12)
-    close(ad.grad(uf.pendulum, wrt=(0, 1), mode="forward")(0.3, 1.2), ad.grad(uf.pendulum, wrt=(0, 1))(0.3, 1.2),
-          rtol=1e-12)
+    close(
+        ad.grad(uf.pendulum, wrt=(0, 1), mode="forward")(0.3, 1.2),
+        ad.grad(uf.pendulum, wrt=(0, 1))(0.3, 1.2),
+        rtol=1e-12,
+    )
 
 
 def test_jvp_and_jacobian():
@@ -167,7 +178,9 @@ def test_has_aux():
     assert aux == pytest.approx(np.mean(np.tanh(w * x)))
     close(g, fd(lambda w, x: uf.with_aux(w, x)[0], w, x))
     (loss, aux2), g2 = ad.value_and_grad(uf.with_aux, has_aux=True)(w, x)
-    assert loss == pytest.approx(uf.with_aux(w, x)[0]) and aux2 == pytest.approx(aux) and g2 == pytest.approx(g)
+    assert (
+        loss == pytest.approx(uf.with_aux(w, x)[0]) and aux2 == pytest.approx(aux) and g2 == pytest.approx(g)
+    )
 
 
 def test_intermediates():
@@ -197,14 +210,22 @@ def test_loop_that_runs_no_iteration_passes_its_initial_value_through():
 def test_variance_and_standard_deviation(backend):
     x = RNG.normal(size=(4, 3))
     expected = (
-        np.std(x) + np.sum(np.var(x, axis=0, ddof=1)) + np.sum(x.var(axis=1, keepdims=True))
-        + np.std(x, axis=(0, 1), ddof=2) + np.sum(x.std(axis=-1) * np.arange(4))
+        np.std(x)
+        + np.sum(np.var(x, axis=0, ddof=1))
+        + np.sum(x.var(axis=1, keepdims=True))
+        + np.std(x, axis=(0, 1), ddof=2)
+        + np.sum(x.std(axis=-1) * np.arange(4))
     )
     value, g = ad.value_and_grad(uf.spread, backend=backend)(x)
     assert value == pytest.approx(expected, rel=1e-14)
     close(g, fd(uf.spread, x))
     # closed form: d std(x) / dx = (x - mean(x)) / (n std(x))
-    close(ad.grad(uf.std_of, backend=backend)(x), (x - np.mean(x)) / (x.size * np.std(x)), rtol=1e-12, atol=1e-15)
+    close(
+        ad.grad(uf.std_of, backend=backend)(x),
+        (x - np.mean(x)) / (x.size * np.std(x)),
+        rtol=1e-12,
+        atol=1e-15,
+    )
 
 
 @pytest.mark.parametrize("backend", ["python", "llvm"])
@@ -218,8 +239,12 @@ def test_running_sums(backend):
     # closed form for the vector part: d sum(cumsum(x)^2) / dx_j = 2 sum_{i >= j} cumsum(x)_i
     c = np.cumsum(x)
     close(gx, 2 * np.cumsum(c[::-1])[::-1], rtol=1e-13, atol=1e-14)
-    close(ad.hessian(uf.running_sums, backend=backend)(x, M), 2 * np.minimum.outer(
-        np.arange(5, 0, -1), np.arange(5, 0, -1)), rtol=1e-13, atol=1e-13)
+    close(
+        ad.hessian(uf.running_sums, backend=backend)(x, M),
+        2 * np.minimum.outer(np.arange(5, 0, -1), np.arange(5, 0, -1)),
+        rtol=1e-13,
+        atol=1e-13,
+    )
 
 
 @pytest.mark.parametrize("backend", ["python", "llvm"])

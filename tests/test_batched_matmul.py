@@ -121,7 +121,9 @@ def test_attention(rng):
     q, k, v = (rng.normal(size=(2, 3, 4)) for _ in range(3))
     expected = numerical_grad(attention, [q, k, v], (0, 1, 2))
     assert_grad_close(ad.grad(attention, wrt=(0, 1, 2))(q, k, v), expected, rtol=1e-6, atol=1e-9)
-    assert_grad_close(ad.grad(attention, wrt=(0, 1, 2), backend="llvm")(q, k, v), expected, rtol=1e-6, atol=1e-9)
+    assert_grad_close(
+        ad.grad(attention, wrt=(0, 1, 2), backend="llvm")(q, k, v), expected, rtol=1e-6, atol=1e-9
+    )
 
 
 def test_in_a_loop(rng):
@@ -150,11 +152,17 @@ def test_dot_by_a_stack(sa, sb, rng):
     y = np.dot(a, b)
     # closed form: d sum(y^2) = 2 y; da[I, l] = sum_{J,k} 2 y[I, J, k] b[J, l, k], and db likewise
     ia, jb = a.ndim - 1, b.ndim - 2
-    da = np.tensordot(2 * y, b, axes=(list(range(ia, ia + jb)) + [y.ndim - 1], list(range(jb)) + [b.ndim - 1]))
+    da = np.tensordot(
+        2 * y, b, axes=(list(range(ia, ia + jb)) + [y.ndim - 1], list(range(jb)) + [b.ndim - 1])
+    )
     db = np.moveaxis(np.tensordot(a, 2 * y, axes=(list(range(ia)), list(range(ia)))), 0, -2)
     for backend in ("python", "llvm"):
-        assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1), backend=backend)(a, b), (da, db), rtol=1e-12, atol=1e-12)
-    assert_grad_close(ad.grad(dot_by_stack, wrt=(0, 1), mode="forward")(a, b), (da, db), rtol=1e-12, atol=1e-12)
+        assert_grad_close(
+            ad.grad(dot_by_stack, wrt=(0, 1), backend=backend)(a, b), (da, db), rtol=1e-12, atol=1e-12
+        )
+    assert_grad_close(
+        ad.grad(dot_by_stack, wrt=(0, 1), mode="forward")(a, b), (da, db), rtol=1e-12, atol=1e-12
+    )
     assert_grad_close((da, db), numerical_grad(dot_by_stack, [a, b], (0, 1)), rtol=1e-6)
 
 
@@ -170,4 +178,6 @@ def test_any_broadcast_against_closed_form(operands):
 @given(operands=stacks())
 def test_any_broadcast_llvm(operands):
     a, b = operands
-    assert_grad_close(ad.grad(squares, wrt=(0, 1), backend="llvm")(a, b), closed_form(a, b), rtol=1e-10, atol=1e-10)
+    assert_grad_close(
+        ad.grad(squares, wrt=(0, 1), backend="llvm")(a, b), closed_form(a, b), rtol=1e-10, atol=1e-10
+    )

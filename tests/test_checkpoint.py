@@ -31,7 +31,11 @@ def _brute_force(t: int, free: int) -> int:
 def test_schedule_is_optimal_against_brute_force():
     for t in range(1, 70):
         for snapshots in range(1, 7):
-            assert schedule_advances(t, snapshots) == _brute_force(t, snapshots - 1) == optimal_advances(t, snapshots)
+            assert (
+                schedule_advances(t, snapshots)
+                == _brute_force(t, snapshots - 1)
+                == optimal_advances(t, snapshots)
+            )
 
 
 @settings(deadline=None, max_examples=60)

@@ -107,13 +107,18 @@ def test_hessian_through_the_tapes_of_a_loop() -> None:
     grad = ad.grad(relax)
     expected = np.array([numerical_grad(lambda y, i=i: grad(y)[i], (y,), 0) for i in range(3)])
     assert_grad_close(ad.hessian(relax)(y), expected, rtol=1e-6, atol=1e-8)
-    assert_grad_close(ad.hessian(scalar_loop)(0.7), numerical_grad(ad.grad(scalar_loop), (0.7,), 0),
-                      rtol=1e-6, atol=1e-8)
+    assert_grad_close(
+        ad.hessian(scalar_loop)(0.7), numerical_grad(ad.grad(scalar_loop), (0.7,), 0), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_reverse_over_reverse_through_the_tapes_of_a_loop() -> None:
-    assert_grad_close(ad.grad(ad.grad(scalar_loop))(0.7), numerical_grad(ad.grad(scalar_loop), (0.7,), 0),
-                      rtol=1e-6, atol=1e-8)
+    assert_grad_close(
+        ad.grad(ad.grad(scalar_loop))(0.7),
+        numerical_grad(ad.grad(scalar_loop), (0.7,), 0),
+        rtol=1e-6,
+        atol=1e-8,
+    )
 
 
 def scaled_rotations(A, y, a):
@@ -134,8 +139,9 @@ def test_grad_of_grad_of_a_loop_with_a_matmul(backend: str) -> None:
     inner = ad.grad(scaled_rotations, wrt=2)
     expected = numerical_grad(inner, (A, y, 0.8), 2)
     assert_grad_close(ad.grad(inner, wrt=2, backend=backend)(A, y, 0.8), expected, rtol=1e-6, atol=1e-8)
-    assert_grad_close(ad.hessian(scaled_rotations, wrt=2, backend=backend)(A, y, 0.8), expected,
-                      rtol=1e-6, atol=1e-8)
+    assert_grad_close(
+        ad.hessian(scaled_rotations, wrt=2, backend=backend)(A, y, 0.8), expected, rtol=1e-6, atol=1e-8
+    )
 
 
 def nested_loop_writes(B, A):
@@ -187,14 +193,16 @@ def test_tangent_of_a_number_spread_over_an_array_times_a_number(f) -> None:
     assert_grad_close(derivative, 0.4 * expected, rtol=1e-6, atol=1e-8)
     assert_grad_close(ad.grad(f, wrt=0, mode="forward")(a, x), expected, rtol=1e-6, atol=1e-8)
     assert_grad_close(ad.jacobian(f, wrt=0, mode="forward")(a, x), expected, rtol=1e-6, atol=1e-8)
-    assert_grad_close(ad.grad(f, wrt=(0, 1), mode="forward")(a, x), numerical_grad(f, (a, x), (0, 1)),
-                      rtol=1e-6, atol=1e-8)
+    assert_grad_close(
+        ad.grad(f, wrt=(0, 1), mode="forward")(a, x), numerical_grad(f, (a, x), (0, 1)), rtol=1e-6, atol=1e-8
+    )
     hessian = numerical_grad(ad.grad(f, wrt=0), (a, x), 0)
     assert_grad_close(ad.hessian(f, wrt=0)(a, x), hessian, rtol=1e-6, atol=1e-8)
 
 
 def test_jacobian_of_a_number_spread_over_an_array_times_a_number() -> None:
     """The same product as an array result: its Jacobian w.r.t. ``a`` is a column of 3."""
+
     def f(a, x):
         return (np.zeros(3) + a) * x
 

@@ -295,7 +295,11 @@ REFUSED = [
     (in_place_on_unknown, "x", "z"),
     (row_from_helper, "a", "r"),
     (helper_same_array_twice, "_write_then_read() writes into its parameter p", "also passed as q (y)"),
-    (helper_array_and_its_view, "_write_then_read() writes into its parameter p", "also passed as q (y[::-1])"),
+    (
+        helper_array_and_its_view,
+        "_write_then_read() writes into its parameter p",
+        "also passed as q (y[::-1])",
+    ),
     (helper_updates_argument_in_place, "_bump() writes into its parameter p", "y is read after the call"),
     (row_index_moved, "a", "h"),
     (row_index_rebound_by_a_loop, "a", "h"),

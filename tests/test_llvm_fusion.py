@@ -97,7 +97,9 @@ def _matvec():
 def test_matrix_products_use_blas_when_available():
     fn = _matvec()
     found = blas.find()
-    assert (found is not None and found.symbol("dgemm") in fn.llvm_ir) or (found is None and "adc_dgemm" not in fn.llvm_ir)
+    assert (found is not None and found.symbol("dgemm") in fn.llvm_ir) or (
+        found is None and "adc_dgemm" not in fn.llvm_ir
+    )
     a, c = RNG.random((300, 200)), RNG.random(200)
     assert np.allclose(fn(a, c)[:, 0], a @ c, rtol=1e-12)
 

@@ -145,7 +145,9 @@ TWO_ARRAYS_JIT = ad.jit(two_arrays)
 @given(data=st.data())
 def test_a_pair_of_index_arrays_broadcast(data):
     x, idx = data.draw(matrix_and_positions(0))
-    jdx = data.draw(hnp.arrays(np.int64, st.integers(0, 4), elements=st.integers(-x.shape[1], x.shape[1] - 1)))
+    jdx = data.draw(
+        hnp.arrays(np.int64, st.integers(0, 4), elements=st.integers(-x.shape[1], x.shape[1] - 1))
+    )
     got, expected = TWO_ARRAYS_JIT(x, idx, jdx), two_arrays(x, idx, jdx)
     assert got.shape == expected.shape and np.array_equal(got, expected)
 
@@ -289,7 +291,8 @@ def test_gradients_through_gathers_and_scatters_match_the_python_backend(f, idx,
 # A scatter to a repeated position (2 and -4 name the same row) has a derivative only
 # through its last write.
 @pytest.mark.parametrize(
-    "f,idx", [(loss_rows, [2, -1, 0, 2]), (loss_columns_and_entries, [2, -1, 0, 2]), (loss_scatter, [2, -1, 0, -4])]
+    "f,idx",
+    [(loss_rows, [2, -1, 0, 2]), (loss_columns_and_entries, [2, -1, 0, 2]), (loss_scatter, [2, -1, 0, -4])],
 )
 def test_gradients_through_gathers_and_scatters_match_finite_differences(f, idx):
     idx = np.array(idx)

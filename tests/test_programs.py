@@ -129,9 +129,7 @@ def expected_grad(prog: Program, fn: Callable[..., Any], wrt: Wrt) -> Any:
     return numerical_grad(fn, prog.args, wrt_index(prog, wrt))
 
 
-def check_gradients(
-    prog: Program, fn: Callable[..., Any], hook: GradHook, every_wrt: bool = True
-) -> None:
+def check_gradients(prog: Program, fn: Callable[..., Any], hook: GradHook, every_wrt: bool = True) -> None:
     """The oracle: ``hook(fn, wrt)(*args)`` matches finite differences.
 
     ``every_wrt``: for every choice of :func:`wrt_choices`; else only w.r.t. all float
@@ -141,7 +139,10 @@ def check_gradients(
         expected = expected_grad(prog, fn, wrt)
         got = hook(fn, wrt)(*prog.fresh_args())
         assert_grad_close(
-            got, expected, RTOL, atol_for(prog, expected),
+            got,
+            expected,
+            RTOL,
+            atol_for(prog, expected),
             context=f"wrt={wrt!r}\n{prog.describe()}",
         )
 
@@ -155,7 +156,10 @@ def check_value_and_grad(prog: Program, fn: Callable[..., Any], hook: GradHook) 
         )
         expected = expected_grad(prog, fn, wrt)
         assert_grad_close(
-            grad, expected, RTOL, atol_for(prog, expected),
+            grad,
+            expected,
+            RTOL,
+            atol_for(prog, expected),
             context=f"value_and_grad, wrt={wrt!r}\n{prog.describe()}",
         )
 
@@ -172,7 +176,10 @@ def check_standalone_source(prog: Program, fn: Callable[..., Any], hook: GradHoo
         assert name in namespace, f"g.source does not define {name!r}\n{source}"
         got = namespace[name](*prog.fresh_args())
         assert_grad_close(
-            got, want, RTOL_SAME, 1e-12,
+            got,
+            want,
+            RTOL_SAME,
+            1e-12,
             context=f"standalone g.source, wrt={wrt!r}\n{source}\n{prog.describe()}",
         )
 
@@ -208,7 +215,10 @@ def check_jvp(prog: Program, fn: Callable[..., Any], hook: GradHook) -> None:
         # numerical_grad's: one more gradient entry, of t -> f(x + t v), same tolerance.
         expected = numerical_jvp(fn, prog.args, indices, tangents)
         assert_grad_close(
-            got, expected, RTOL, atol_for(prog, expected),
+            got,
+            expected,
+            RTOL,
+            atol_for(prog, expected),
             context=f"jvp, wrt={wrt!r}, tangent={tangent!r}\n{prog.describe()}",
         )
 
@@ -223,7 +233,10 @@ def check_vjp(prog: Program, fn: Callable[..., Any], hook: GradHook) -> None:
         expected = tuple(cotangent * g for g in grad) if isinstance(grad, tuple) else cotangent * grad
         # Scaling by the cotangent scales the finite-difference error, hence the atol.
         assert_grad_close(
-            got, expected, RTOL, abs(cotangent) * atol_for(prog, grad),
+            got,
+            expected,
+            RTOL,
+            abs(cotangent) * atol_for(prog, grad),
             context=f"vjp, wrt={wrt!r}, cotangent={cotangent!r}\n{prog.describe()}",
         )
 
@@ -434,15 +447,13 @@ class FakeGrad:
     def __init__(self, prog: Program, f: Callable[..., Any], wrt: Wrt) -> None:
         self.f, self.index = f, wrt_index(prog, wrt)
         self.__name__ = f"fake_grad_{prog.entry}"
-        self.source = prog.source + _FAKE_SOURCE.format(
-            name=self.__name__, entry=prog.entry, wrt=self.index
-        )
+        self.source = prog.source + _FAKE_SOURCE.format(name=self.__name__, entry=prog.entry, wrt=self.index)
 
     def __call__(self, *args: Any) -> Any:
         return numerical_grad(self.f, args, self.index, order=4, rel_step=1e-4)
 
 
-_FAKE_SOURCE = '''
+_FAKE_SOURCE = """
 
 def {name}(*args):
     import copy
@@ -465,7 +476,7 @@ def {name}(*args):
         return out if isinstance(x0, np.ndarray) else float(out)
     wrt = {wrt!r}
     return one(wrt) if isinstance(wrt, int) else tuple(one(i) for i in wrt)
-'''
+"""
 
 
 def _fake_hook(prog: Program) -> GradHook:
@@ -492,6 +503,7 @@ def test_harness_with_fake_grad(seed: int, program_dir: Path) -> None:
             grads = hook(f, wrt)(*primals)
             pairs = zip(grads, tangent, strict=True) if isinstance(wrt, tuple) else [(grads, tangent)]
             return f(*primals), float(sum(np.sum(gi * ti) for gi, ti in pairs))
+
         return g
 
     def fake_vjp(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
@@ -499,6 +511,7 @@ def test_harness_with_fake_grad(seed: int, program_dir: Path) -> None:
             *primals, cotangent = args
             grads = hook(f, wrt)(*primals)
             return tuple(cotangent * gi for gi in grads) if isinstance(grads, tuple) else cotangent * grads
+
         return g
 
     check_jvp(prog, fn, fake_jvp)
@@ -518,6 +531,7 @@ def test_harness_catches_wrong_second_derivatives(program_dir: Path) -> None:
         def hook(f: Callable[..., Any], k: int) -> Callable[..., Any]:
             hessian = ad.hessian(f, wrt=k)
             return lambda *args: hessian(*args) + change.reshape(np.shape(args[k]) * 2)
+
         return hook
 
     check_second_order(prog, fn, hessian_python, k, reverse_python)
@@ -526,14 +540,16 @@ def test_harness_catches_wrong_second_derivatives(program_dir: Path) -> None:
     with pytest.raises(AssertionError, match="worst at index"):
         check_second_order(prog, fn, perturbed(one_entry), k, reverse_python)
     with pytest.raises(AssertionError, match="symmetry"):
-        check_second_order(prog, fn, perturbed(1e-8 * (one_entry - one_entry.T) / one_entry[-1, 0]), k,
-                           reverse_python)
+        check_second_order(
+            prog, fn, perturbed(1e-8 * (one_entry - one_entry.T) / one_entry[-1, 0]), k, reverse_python
+        )
 
 
 def test_harness_catches_a_wrong_gradient(program_dir: Path) -> None:
     """A gradient off by 1e-3 in one entry fails, and the message shows the program."""
-    prog = next(p for p in map(program, range(50)) if any(
-        isinstance(prog_arg, np.ndarray) for prog_arg in p.args))
+    prog = next(
+        p for p in map(program, range(50)) if any(isinstance(prog_arg, np.ndarray) for prog_arg in p.args)
+    )
     fn = prog.load(program_dir)
 
     def wrong(f: Callable[..., Any], wrt: Wrt) -> Callable[..., Any]:
@@ -543,9 +559,12 @@ def test_harness_catches_a_wrong_gradient(program_dir: Path) -> None:
             if isinstance(first, np.ndarray):
                 first.flat[-1] += 1e-3 * (1 + abs(first.flat[-1]))
                 return grad
-            return (first + 1e-3 * (1 + abs(first)), *grad[1:]) if isinstance(grad, tuple) else (
-                first + 1e-3 * (1 + abs(first))
+            return (
+                (first + 1e-3 * (1 + abs(first)), *grad[1:])
+                if isinstance(grad, tuple)
+                else (first + 1e-3 * (1 + abs(first)))
             )
+
         return g
 
     with pytest.raises(AssertionError) as info:

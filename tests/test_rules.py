@@ -136,7 +136,11 @@ def _build(name: str, operands: list, attrs: dict, args: list):
 
 
 def _case(name, operands, attrs):
-    args = [_arg(s) if isinstance(s, str) else s[1] for s in operands if not (isinstance(s, tuple) and s[0] == "const")]
+    args = [
+        _arg(s) if isinstance(s, str) else s[1]
+        for s in operands
+        if not (isinstance(s, tuple) and s[0] == "const")
+    ]
     # the op alone, to learn its output's shape
     body, b, out, _ = _build(name, operands, attrs, args)
     body.yields = [out]
@@ -164,8 +168,11 @@ def test_rule_against_finite_differences(name, operands, attrs):
     primal = lambda *a: run(fn, *a)  # noqa: E731
     expected = [numerical_gradient(primal, args, k) for k in floats]
 
-    adjoint = ReverseAD(fn, floats).build("grad", lambda b, f: [(fn.returns[0], b.const(1.0))],
-                                          lambda b, v, g: b.tuple(*g) if len(g) > 1 else g[0])
+    adjoint = ReverseAD(fn, floats).build(
+        "grad",
+        lambda b, f: [(fn.returns[0], b.const(1.0))],
+        lambda b, v, g: b.tuple(*g) if len(g) > 1 else g[0],
+    )
     verify(adjoint)
     adjoint = simplify(adjoint)
     verify(adjoint)

@@ -62,7 +62,9 @@ class ForwardAD:
         """``seeds(b, fn, params)`` gives the tangent of each ``wrt`` parameter (and may add
         parameters); ``pack(b, value, tangent)`` makes the returned value."""
         params = [Value(p.type, p.hint) for p in self.fn.params]
-        out = Function(name, Region(params), list(self.fn.param_names), self.fn.loc, defaults=dict(self.fn.defaults))
+        out = Function(
+            name, Region(params), list(self.fn.param_names), self.fn.loc, defaults=dict(self.fn.defaults)
+        )
         b = Builder(out.body)
         env: dict[Value, Value] = dict(zip(self.fn.params, params))
         tan: dict[Value, Value] = {}
@@ -116,7 +118,9 @@ class ForwardAD:
             self._tape(op, b, env, tan)
             return
         active = [k for k in differentiable_operands(op) if op.operands[k] in tan]
-        if not active or not any(self.activity.is_active(r) or isinstance(r.type, TupleT) for r in op.results):
+        if not active or not any(
+            self.activity.is_active(r) or isinstance(r.type, TupleT) for r in op.results
+        ):
             return
         if op.name in ("tuple", "concatenate", "stack"):
             self._structural(op, b, env, tan)
@@ -180,8 +184,12 @@ class ForwardAD:
                 self._tangent_taped.add(op.attrs["tape"])
             return
         if op.attrs["tape"] in self._tangent_taped:
-            tan[op.result] = b.op("pop", tape=tape, result_types=[self._tangent_type(op.result)],
-                                  hint=naming.tangent(op.result.hint))
+            tan[op.result] = b.op(
+                "pop",
+                tape=tape,
+                result_types=[self._tangent_type(op.result)],
+                hint=naming.tangent(op.result.hint),
+            )
 
     def _tangent_type(self, v: Value):
         t = v.type
@@ -205,8 +213,14 @@ class ForwardAD:
             )
         args = [env[v] for v in op.operands]
         ts = [self._tangent_or_zero(b, v, env, tan) for v in op.operands]
-        tan[op.result] = b.op("custom_jvp_call", *args, *ts, rule=rule, result_types=[op.result.type],
-                              hint=naming.tangent(op.result.hint))
+        tan[op.result] = b.op(
+            "custom_jvp_call",
+            *args,
+            *ts,
+            rule=rule,
+            result_types=[op.result.type],
+            hint=naming.tangent(op.result.hint),
+        )
 
     # ------------------------------------------------------------------ control flow
     def _carries(self, result: Value, *args: Value) -> bool:
@@ -231,7 +245,7 @@ class ForwardAD:
         hints = [r.hint for r in op.results] + [naming.tangent(op.results[k].hint) for k in active]
         results = b.if_(env[op.operands[0]], regions[0], regions[1], types, hints)
         env.update(zip(op.results, results))
-        for k, t in zip(active, results[len(op.results):]):
+        for k, t in zip(active, results[len(op.results) :]):
             tan[op.results[k]] = t
 
     def _loop(self, op: Op, b: Builder, env: dict, tan: dict) -> None:
@@ -274,11 +288,13 @@ class ForwardAD:
         new_op = Op(op.opdef, operands, results, dict(op.attrs), regions, op.loc)
         b.region.ops.append(new_op)
         env.update(zip(op.results, results))
-        for k, t in zip(active, results[len(op.results):]):
+        for k, t in zip(active, results[len(op.results) :]):
             tan[op.results[k]] = t
 
     # ------------------------------------------------------------------ zeros and shapes
-    def _tangent_or_zero(self, b: Builder, v: Value, env: dict, tan: dict, carried: Value | None = None) -> Value:
+    def _tangent_or_zero(
+        self, b: Builder, v: Value, env: dict, tan: dict, carried: Value | None = None
+    ) -> Value:
         """The tangent of ``v``, or a zero for it (``carried``: the ``if`` or loop result it flows into).
 
         A zero shaped like a value that may be undefined here (``zeros_like(v5)`` after an
@@ -300,12 +316,18 @@ class ForwardAD:
             return b.op("undef", result_types=[self._tangent_type(carried)])
         if self.batched:
             if not isinstance(t, Tensor) or t.rank is None:
-                raise NotDifferentiableError("forward-mode gradients need every rank known: call the function first")
+                raise NotDifferentiableError(
+                    "forward-mode gradients need every rank known: call the function first"
+                )
             shape = b.tuple_cat(b.tuple(self.n), b.shape(like)) if t.rank else b.tuple(self.n)
             return b.zeros(shape)
         if isinstance(t, Tensor) and t.rank == 0:
             return b.const(0.0)
-        return b.zeros_like(like) if not (isinstance(t, Tensor) and t.dtype != "f64") else b.float(b.zeros_like(like))
+        return (
+            b.zeros_like(like)
+            if not (isinstance(t, Tensor) and t.dtype != "f64")
+            else b.float(b.zeros_like(like))
+        )
 
     def _broadcast(self, b: Builder, t: Value, like: Value) -> Value:
         """``t`` broadcast to the shape of ``like``'s tangent."""
@@ -365,7 +387,13 @@ def _undef_carriers(fn: Function, activity: Activity) -> tuple[set[Value], set[V
             # too (see ForwardAD._tangent_or_zero)
             shaped = [source] if activity.is_active(source) else [source, shape_key(source)]
             for s in (result_of.get(v, v) for v in shaped):
-                if s in sources and s in undef and s not in active and s not in carriers and can_carry_derivative(s):
+                if (
+                    s in sources
+                    and s in undef
+                    and s not in active
+                    and s not in carriers
+                    and can_carry_derivative(s)
+                ):
                     carriers.add(s)
                     work.append(s)
     return carriers, undef | {a for a, r in result_of.items() if r in undef}

@@ -216,7 +216,9 @@ class ReverseAD:
         ``fn`` (a cotangent); ``pack(b, value, grads)`` makes the returned value.
         """
         params = [Value(p.type, p.hint) for p in self.fn.params]
-        out = Function(name, Region(params), list(self.fn.param_names), self.fn.loc, defaults=dict(self.fn.defaults))
+        out = Function(
+            name, Region(params), list(self.fn.param_names), self.fn.loc, defaults=dict(self.fn.defaults)
+        )
         b = Builder(out.body)
         top = _TopScope(None, self.fn.body)
         top.primal.update(zip(self.fn.params, params))
@@ -481,7 +483,7 @@ class ReverseAD:
             results = b.for_(lo, hi, step, init_bars, loop.region, types, hints, reverse=backwards)
         # accumulators replace the adjoint they started from: before adding what flows out of
         # the carried values, which may be the same outer value (`for v in xs` carrying xs)
-        for (v, _), res in zip(loop.accumulators, results[len(active):]):
+        for (v, _), res in zip(loop.accumulators, results[len(active) :]):
             scope.bars[v] = res
         for k, res in zip(active, results):
             if self.activity.is_active(inits[k]):

@@ -163,7 +163,14 @@ class RevolveEmitter:
         s = b.add(free, b.const(1), hint="s")
         # carried: k, beta(s, k - 1), beta(s, k), beta(s - 1, k + 1), the answer, found
         one = b.const(1)
-        inits = [one, one, b.add(s, one), b.floordiv(b.mul(b.add(s, one), s), b.const(2)), one, b.const(False)]
+        inits = [
+            one,
+            one,
+            b.add(s, one),
+            b.floordiv(b.mul(b.add(s, one), s), b.const(2)),
+            one,
+            b.const(False),
+        ]
         types = [I64] * 5 + [BOOL]
         hints = ["k", "beta_below", "beta", "beta_right", "split", "found"]
         cond = Region([Value(t_, h) for t_, h in zip(types, hints)])

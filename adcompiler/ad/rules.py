@@ -190,8 +190,12 @@ linear("sum")
 defvjp("mean", lambda g, y, x, axis=None, keepdims=None: _unreduce(g / _count(x, y), x, axis, keepdims))
 defjvp("mean", lambda t, y, x, axis=None, keepdims=None: call("mean", t, axis=axis, keepdims=keepdims))
 defvjp("prod", lambda g, y, x, axis=None, keepdims=None: _unreduce(g * y, x, axis, keepdims) / x)
-defjvp("prod", lambda t, y, x, axis=None, keepdims=None: call("sum", t * _unreduce(y, x, axis, keepdims) / x,
-                                                               axis=axis, keepdims=keepdims))
+defjvp(
+    "prod",
+    lambda t, y, x, axis=None, keepdims=None: call(
+        "sum", t * _unreduce(y, x, axis, keepdims) / x, axis=axis, keepdims=keepdims
+    ),
+)
 defvjp("max", _extremum_vjp)
 defvjp("min", _extremum_vjp)
 
@@ -224,7 +228,9 @@ def _matrix_rule(name: str, operand: int) -> Rule:
         if name == "dot" and ra and rb is not None and rb > 2:
             return _dot_by_stack_vjp(operand, g, a, b)
         if ra is None or rb is None:
-            raise NotDifferentiableError(f"{name} of arrays of unknown rank: its adjoint depends on the ranks")
+            raise NotDifferentiableError(
+                f"{name} of arrays of unknown rank: its adjoint depends on the ranks"
+            )
         if ra == 0 or rb == 0:
             other = b if operand == 0 else a
             mine = a if operand == 0 else b
@@ -303,7 +309,10 @@ def _inverse_axes(axes) -> tuple[int, ...] | None:
 
 
 # a running sum's adjoint is the running sum from the other end
-defvjp("cumsum", lambda g, y, x, axis=None, reverse=None: call("cumsum", g, axis=axis, reverse=not reverse or None))
+defvjp(
+    "cumsum",
+    lambda g, y, x, axis=None, reverse=None: call("cumsum", g, axis=axis, reverse=not reverse or None),
+)
 linear("cumsum")
 defvjp("transpose", lambda g, y, x, axes=None: transpose(g, axes=_inverse_axes(axes)))
 linear("transpose")
@@ -374,6 +383,8 @@ def _getitem_vjp(g: Sym, y: Sym, x: Sym, *parts: Sym, index=None) -> Scatter:
 
 defvjp("getitem", _getitem_vjp)
 JVP["getitem"] = (lambda t, y, x, *parts, index=None: getitem(t, *parts, index=index),)
+
+
 def _setitem_vjp_v(g: Sym, y: Sym, x: Sym, v: Sym, *parts: Sym, index=None) -> Sym:
     picked = getitem(g, *parts, index=index)
     if any((p.rank or 0) > 0 for p in parts):  # an index array may name an element twice
@@ -434,7 +445,6 @@ defvjp("full_like", None, lambda g, y, x, v: _fit(g, v))
 defjvp("full_like", None, lambda t, y, x, v: broadcast_to(t, shape(x)))
 
 
-
 # ------------------------------------------------------------------ batched tangents
 # Forward-mode gradients and Jacobians push n tangents at once: each tangent carries a
 # leading batch axis. Elementwise rules work unchanged (NumPy aligns axes from the right);
@@ -463,7 +473,9 @@ def _batched_reduce(name: str) -> Rule:
         if name == "prod":
             return call("sum", t * _unreduce(y, x, axis, keepdims) / x, axis=axes, keepdims=keepdims)
         hit = to_float(x.eq(_unreduce(y, x, axis, keepdims)))
-        return call("sum", t * hit, axis=axes, keepdims=keepdims) / call("sum", hit, axis=axis, keepdims=keepdims)
+        return call("sum", t * hit, axis=axes, keepdims=keepdims) / call(
+            "sum", hit, axis=axis, keepdims=keepdims
+        )
 
     return rule
 
@@ -534,7 +546,9 @@ def _batched_transpose(t: Sym, y: Sym, x: Sym, axes=None) -> Sym:
 
 
 JVP_BATCHED["transpose"] = (_batched_transpose,)
-JVP_BATCHED["cumsum"] = (lambda t, y, x, axis=None, reverse=None: call("cumsum", t, axis=_shift(axis), reverse=reverse),)
+JVP_BATCHED["cumsum"] = (
+    lambda t, y, x, axis=None, reverse=None: call("cumsum", t, axis=_shift(axis), reverse=reverse),
+)
 
 
 def _with_batch(t: Sym, s: Sym) -> Sym:
@@ -544,7 +558,12 @@ def _with_batch(t: Sym, s: Sym) -> Sym:
 
 
 JVP_BATCHED["reshape"] = (lambda t, y, x, s: reshape(t, _with_batch(t, shape(y))), None)
-JVP_BATCHED["broadcast_to"] = (lambda t, y, x, s: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))), None)
+JVP_BATCHED["broadcast_to"] = (
+    lambda t, y, x, s: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))),
+    None,
+)
+
+
 def _batched_sum_to(t: Sym, y: Sym, x: Sym, s: Sym) -> Sym:
     """Sum ``(n, *big)`` down to ``(n, *s)``: pad ``s`` with ones so the batch axis lines up."""
     ones = Sym(t.b.op("tuple", *(t.b.const(1) for _ in range(t.rank - 1 - y.rank))), t.b)
@@ -598,5 +617,11 @@ JVP_BATCHED["setitem"] = (
     _batched_write_v("setitem"),
 )
 JVP_BATCHED["index_add"] = (lambda t, y, x, v, *p, index=None: t, _batched_write_v("index_add"))
-JVP_BATCHED["full"] = (None, lambda t, y, s, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))))
-JVP_BATCHED["full_like"] = (None, lambda t, y, x, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))))
+JVP_BATCHED["full"] = (
+    None,
+    lambda t, y, s, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))),
+)
+JVP_BATCHED["full_like"] = (
+    None,
+    lambda t, y, x, v: broadcast_to(_expand_batch(t, y.rank), _with_batch(t, shape(y))),
+)

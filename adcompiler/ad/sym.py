@@ -32,22 +32,53 @@ class Sym:
             a, c = c, a
         return Sym(self.b.op(name, a, c), self.b)
 
-    def __add__(self, o): return self._bin("add", o)
-    def __radd__(self, o): return self._bin("add", o, True)
-    def __sub__(self, o): return self._bin("sub", o)
-    def __rsub__(self, o): return self._bin("sub", o, True)
-    def __mul__(self, o): return self._bin("mul", o)
-    def __rmul__(self, o): return self._bin("mul", o, True)
-    def __truediv__(self, o): return self._bin("div", o)
-    def __rtruediv__(self, o): return self._bin("div", o, True)
-    def __pow__(self, o): return self._bin("pow", o)
-    def __matmul__(self, o): return self._bin("matmul", o)
-    def __lt__(self, o): return self._bin("lt", o)
-    def __le__(self, o): return self._bin("le", o)
-    def __gt__(self, o): return self._bin("gt", o)
-    def __ge__(self, o): return self._bin("ge", o)
-    def __and__(self, o): return self._bin("and", o)
-    def __neg__(self): return Sym(self.b.neg(self.v), self.b)
+    def __add__(self, o):
+        return self._bin("add", o)
+
+    def __radd__(self, o):
+        return self._bin("add", o, True)
+
+    def __sub__(self, o):
+        return self._bin("sub", o)
+
+    def __rsub__(self, o):
+        return self._bin("sub", o, True)
+
+    def __mul__(self, o):
+        return self._bin("mul", o)
+
+    def __rmul__(self, o):
+        return self._bin("mul", o, True)
+
+    def __truediv__(self, o):
+        return self._bin("div", o)
+
+    def __rtruediv__(self, o):
+        return self._bin("div", o, True)
+
+    def __pow__(self, o):
+        return self._bin("pow", o)
+
+    def __matmul__(self, o):
+        return self._bin("matmul", o)
+
+    def __lt__(self, o):
+        return self._bin("lt", o)
+
+    def __le__(self, o):
+        return self._bin("le", o)
+
+    def __gt__(self, o):
+        return self._bin("gt", o)
+
+    def __ge__(self, o):
+        return self._bin("ge", o)
+
+    def __and__(self, o):
+        return self._bin("and", o)
+
+    def __neg__(self):
+        return Sym(self.b.neg(self.v), self.b)
 
     def eq(self, o: Any) -> Sym:
         return self._bin("eq", o)
@@ -83,7 +114,9 @@ def _fn(name: str):
 sin, cos, exp, log, sqrt, sinh, cosh = (_fn(n) for n in ("sin", "cos", "exp", "log", "sqrt", "sinh", "cosh"))
 sign, floor, square, where, tanh = (_fn(n) for n in ("sign", "floor", "square", "where", "tanh"))
 dot, matmul, outer, transpose = (_fn(n) for n in ("dot", "matmul", "outer", "transpose"))
-reshape, broadcast_to, sum_to, expand_dims = (_fn(n) for n in ("reshape", "broadcast_to", "sum_to", "expand_dims"))
+reshape, broadcast_to, sum_to, expand_dims = (
+    _fn(n) for n in ("reshape", "broadcast_to", "sum_to", "expand_dims")
+)
 shape, size, zeros_like, to_float = _fn("shape"), _fn("size"), _fn("zeros_like"), _fn("float")
 reduce_sum = _fn("sum")
 getitem, setitem = _fn("getitem"), _fn("setitem")

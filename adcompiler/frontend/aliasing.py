@@ -255,7 +255,9 @@ class _Analysis:
         if not (isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name)):
             return None
         index = value.slice
-        first, rest = (index.elts[0], index.elts[1:]) if isinstance(index, ast.Tuple) and index.elts else (index, [])
+        first, rest = (
+            (index.elts[0], index.elts[1:]) if isinstance(index, ast.Tuple) and index.elts else (index, [])
+        )
         whole = all(isinstance(e, ast.Slice) and e.lower is e.upper is e.step is None for e in rest)
         if not whole or not self.may_be_view(value, state):
             return None
@@ -305,7 +307,9 @@ class _Analysis:
             written = self.sources(arg, state)
             sharing = written | {s for n in written for s in state.sharers(n)}
             later = [q for q in sorted(summary.reads_after.get(param, ())) if q in args]
-            self.note_write(sharing, after | {s for q in later for s in self.sources(args[q], state)}, call, state)
+            self.note_write(
+                sharing, after | {s for q in later for s in self.sources(args[q], state)}, call, state
+            )
             also = [q for q in later if self.sources(args[q], state) & sharing]
             read = sorted(sharing & after)
             if not read and not also:
@@ -377,7 +381,8 @@ class _Analysis:
         if any(isinstance(e, ast.List | ast.Compare) or self.is_array(e, state) for e in elts):
             return False
         if any(
-            isinstance(e, ast.Slice) or (isinstance(e, ast.Constant) and e.value in (None, Ellipsis)) for e in elts
+            isinstance(e, ast.Slice) or (isinstance(e, ast.Constant) and e.value in (None, Ellipsis))
+            for e in elts
         ):
             return True
         return self.leaves_axis(node)
@@ -434,7 +439,9 @@ class _Analysis:
         helper = self.helper_of(call)
         if helper is not None:
             args = _bind_arguments(helper, call)
-            return {s for p in self.summary_of(helper).returns if p in args for s in self.sources(args[p], state)}
+            return {
+                s for p in self.summary_of(helper).returns if p in args for s in self.sources(args[p], state)
+            }
         sym = self.symbol(func) if not isinstance(func, ast.Call) else None
         if sym is None and isinstance(func, ast.Attribute) and func.attr in _VIEW_METHODS:
             return self.sources(func.value, state)
@@ -545,7 +552,9 @@ def _bind_arguments(helper: types.FunctionType, call: ast.Call) -> dict[str, ast
 
 _summaries: weakref.WeakKeyDictionary[types.FunctionType, Summary] = weakref.WeakKeyDictionary()
 #: each function's parsed source, kept for the checks with types (one per call signature)
-_read: weakref.WeakKeyDictionary[types.FunctionType, tuple[ast.FunctionDef, Source]] = weakref.WeakKeyDictionary()
+_read: weakref.WeakKeyDictionary[types.FunctionType, tuple[ast.FunctionDef, Source]] = (
+    weakref.WeakKeyDictionary()
+)
 #: helpers being summarised: a recursive call is refused by the lowering, not here
 _summarising: set[types.FunctionType] = set()
 
@@ -583,7 +592,11 @@ def summarise_custom(func: types.FunctionType, facts: TypeFacts | None = None) -
 
 
 def _analyse(
-    pyfunc: types.FunctionType, fdef: ast.FunctionDef, source: Source, facts: TypeFacts | None, refusing: bool = True
+    pyfunc: types.FunctionType,
+    fdef: ast.FunctionDef,
+    source: Source,
+    facts: TypeFacts | None,
+    refusing: bool = True,
 ) -> Summary:
     _summarising.add(pyfunc)
     try:

@@ -432,7 +432,9 @@ def _inline_helper(ctx: ExprLowering, node: ast.Call, func: Any, text: str) -> t
     statics = tuple(
         (n, v.op.attrs["value"])
         for n, v in zip(names, probe)
-        if v.op is not None and v.op.name == "const" and isinstance(v.op.attrs["value"], (int, float, bool, tuple))
+        if v.op is not None
+        and v.op.name == "const"
+        and isinstance(v.op.attrs["value"], (int, float, bool, tuple))
     )
     if not statics:
         raise needs

@@ -34,7 +34,6 @@ _ATTRIBUTES = {"shape": "shape", "ndim": "ndim", "size": "size"}
 HelperParser = Callable[[types.FunctionType, Loc, tuple], Function]
 
 
-
 class ExprLowering:
     """State shared by all lowering: the current region's builder and the variables in scope."""
 
@@ -99,7 +98,9 @@ class ExprLowering:
             if op is not None and op.name == "const":
                 return op.attrs["value"]
             if op is None and self.env[node.id].owner is self.function_region:
-                self.error(f"{what} must be a constant known when the function is compiled", node, NeedsConstant)
+                self.error(
+                    f"{what} must be a constant known when the function is compiled", node, NeedsConstant
+                )
         elif isinstance(node, ast.Name | ast.Attribute):
             sym = self.symbol_of(node)
             if isinstance(sym, Constant):

@@ -60,7 +60,9 @@ class Builder:
         return Builder(region, self.loc)
 
     # ------------------------------------------------------------------ control flow
-    def if_(self, cond: Value, then: Region, orelse: Region, types: Sequence[Type], hints=None) -> list[Value]:
+    def if_(
+        self, cond: Value, then: Region, orelse: Region, types: Sequence[Type], hints=None
+    ) -> list[Value]:
         return self._control("if", [cond], [then, orelse], types, hints)
 
     def for_(

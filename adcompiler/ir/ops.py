@@ -371,9 +371,7 @@ _family("reduce", _reduce(lambda d: "i64"), "argmax argmin", ("axis", "keepdims"
 
 # running sums along one axis (an int: the frontend flattens for ``axis=None``); ``reverse``
 # sums from the end (the adjoint of a running sum)
-_register(
-    OpDef("cumsum", "scan", _scan, ("axis", "reverse"), doc="np.cumsum")
-)
+_register(OpDef("cumsum", "scan", _scan, ("axis", "reverse"), doc="np.cumsum"))
 
 # linear algebra
 _register(OpDef("dot", "linalg", _dot))
@@ -399,7 +397,11 @@ _register(OpDef("index_add", "index", _first, ("index",), doc="x with x[index] +
 
 # creation
 _family("create", _from_shape("f64"), "zeros ones empty")
-_register(OpDef("full", "create", lambda t, a: _from_shape(promote_dtype(t[1].dtype, "i64") if t[1] else "f64")(t, a)))
+_register(
+    OpDef(
+        "full", "create", lambda t, a: _from_shape(promote_dtype(t[1].dtype, "i64") if t[1] else "f64")(t, a)
+    )
+)
 _family("create", _first, "zeros_like ones_like copy")
 _register(OpDef("full_like", "create", _first))
 _register(OpDef("arange", "create", _arange))
@@ -422,7 +424,9 @@ _register(OpDef("undef", "ad", None, doc="a placeholder for a branch that define
 
 # checks and notes
 _register(OpDef("assert", "check", _none, ("message",), pure=False))
-_register(OpDef("comment", "check", _none, ("text",), pure=False, doc="a note for readers of the generated code"))
+_register(
+    OpDef("comment", "check", _none, ("text",), pure=False, doc="a note for readers of the generated code")
+)
 _register(OpDef("check_finite", "check", _none, ("what",), pure=False, doc="debug=True checks"))
 
 # structured control flow; result types are joins of the regions' yields

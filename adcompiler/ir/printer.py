@@ -107,7 +107,9 @@ class _Printer:
             index = n.define(body.args[0])
             carry = ", ".join(f"{n.define(a)} = {n.use(i)}" for a, i in zip(body.args[1:], inits))
             lhs = self._lhs(op)
-            self.lines.append(f"{pad}{lhs}for {index} in {rng} carry({carry}) -> ({_types(op.results)}) {{{where}")
+            self.lines.append(
+                f"{pad}{lhs}for {index} in {rng} carry({carry}) -> ({_types(op.results)}) {{{where}"
+            )
             self.region(body, depth + 1)
             self.lines.append(f"{pad}}}")
             return

@@ -104,7 +104,9 @@ def _check_custom(op: Op) -> None:
         if not isinstance(func, types.FunctionType):
             continue
         try:  # typed as the call types it, for its ranks; else without types
-            facts = type_facts(infer_types(parse_function(func), param_types(arg_types, op.result.type)).walk())
+            facts = type_facts(
+                infer_types(parse_function(func), param_types(arg_types, op.result.type)).walk()
+            )
         except (ADError, OSError, TypeError):
             facts = None
         summary = summarise_custom(func, facts)

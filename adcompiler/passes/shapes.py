@@ -75,7 +75,13 @@ def in_bounds(loop: Op, array: Value, axis: int) -> bool:
     the loop is ``range(lo, n, step)`` with constants ``lo >= 0`` and ``step > 0`` and
     ``n = array.shape[axis]`` (``reversed`` or not)."""
     lo, step = int_const(loop.operands[0]), int_const(loop.operands[2])
-    return lo is not None and lo >= 0 and step is not None and step > 0 and is_length(loop.operands[1], array, axis)
+    return (
+        lo is not None
+        and lo >= 0
+        and step is not None
+        and step > 0
+        and is_length(loop.operands[1], array, axis)
+    )
 
 
 def int_const(v: Value) -> int | None:

@@ -171,7 +171,12 @@ class _Rewriter:
             return args[0].op.operands[op.attrs["index"]]
         if op.name in ("stop_gradient",) or (op.name in ("float",) and args[0].type == out.type):
             return args[0] if op.name == "float" else None
-        if op.name == "sum_to" and isinstance(out.type, Tensor) and args[0].type == out.type and out.type.rank == 0:
+        if (
+            op.name == "sum_to"
+            and isinstance(out.type, Tensor)
+            and args[0].type == out.type
+            and out.type.rank == 0
+        ):
             return args[0]
         if op.name == "reshape" and const_is(args[1], -1) and args[0].type == out.type:  # a vector, flattened
             return args[0]
@@ -362,7 +367,9 @@ def _trim_control(op: Op, live_after: set[int]) -> bool:
             needed = _needed_in_body(op, carried)
             more = {k for k, a in enumerate(body.args[first:]) if id(a) in needed} - carried
             if op.name == "while":
-                more |= {k for k, a in enumerate(op.regions[0].args) if id(a) in _uses_in(op.regions[0])} - carried
+                more |= {
+                    k for k, a in enumerate(op.regions[0].args) if id(a) in _uses_in(op.regions[0])
+                } - carried
             if not more:
                 break
             carried |= more
@@ -391,8 +398,10 @@ def _needed_in_body(op: Op, carried: set[int]) -> set[int]:
     body = op.regions[-1]
     live = {id(body.yields[k]) for k in carried}
     for inner in reversed(body.ops):
-        if any(id(r) in live for r in inner.results) or not inner.opdef.pure or (
-            inner.regions and _has_effects(inner)
+        if (
+            any(id(r) in live for r in inner.results)
+            or not inner.opdef.pure
+            or (inner.regions and _has_effects(inner))
         ):
             live.update(id(v) for v in inner.operands)
             for r in inner.regions:

@@ -49,7 +49,9 @@ def _join(a: Type | None, b: Type | None, op: Op, what: str) -> Type:
     try:
         return join(a, b)
     except TypeJoinError as e:
-        raise ADTypeError(f"{what} is {e} on different paths; a variable must keep its rank", op.loc) from None
+        raise ADTypeError(
+            f"{what} is {e} on different paths; a variable must keep its rank", op.loc
+        ) from None
 
 
 def _region(region: Region) -> None:
@@ -134,13 +136,17 @@ def _loop(op: Op) -> None:
         regions = [cond, body]
     types = [v.type if not isinstance(v.type, NoneT) else None for v in inits]
     for _ in range(_MAX_ITERATIONS):
-        for arg_list in ([carried_args] if op.name == "for" else [cond.args, body.args]):
+        for arg_list in [carried_args] if op.name == "for" else [cond.args, body.args]:
             for a, t in zip(arg_list, types):
                 a.type = t if t is not None else NONE
         for r in regions:
             _region(r)
-        new = [_join(t, y.type if not isinstance(y.type, NoneT) else None, op, f"'{y.hint or 'a carried value'}'")
-               for t, y in zip(types, body.yields)]
+        new = [
+            _join(
+                t, y.type if not isinstance(y.type, NoneT) else None, op, f"'{y.hint or 'a carried value'}'"
+            )
+            for t, y in zip(types, body.yields)
+        ]
         if new == types:
             break
         types = new
@@ -153,5 +159,3 @@ def _loop(op: Op) -> None:
 def arg_types_of(values: Sequence[object]) -> list[Type]:
     """The call signature of run-time arguments."""
     return [type_of_python_value(v) for v in values]
-
-

@@ -147,7 +147,9 @@ class Transformed:
         self._last = key
         arrays = self._array_args.get(key)
         if arrays is None:
-            arrays = self._array_args[key] = [k for k, t in enumerate(key) if isinstance(t, Tensor) and t.rank]
+            arrays = self._array_args[key] = [
+                k for k, t in enumerate(key) if isinstance(t, Tensor) and t.rank
+            ]
         if len(arrays) > 1 and _may_share(values, arrays):
             _check_shared_arguments(self, values)
         return compiled(*values)
@@ -190,7 +192,9 @@ class Transformed:
         if self.backend != "llvm":
             raise ADError(f"{self.__name__} uses the {self.backend} backend; ask for backend='llvm'")
         if self._last is None:  # machine code is made for the types of the arguments only
-            raise ADError(f"{self.__name__} is compiled for the types of its arguments: call it once, then read .{what}")
+            raise ADError(
+                f"{self.__name__} is compiled for the types of its arguments: call it once, then read .{what}"
+            )
         return self._compile(self._last)
 
     def _docstring(self) -> str | None:
@@ -354,11 +358,15 @@ def resolve_wrt(wrt: WrtSpec, names: list[str], fn_name: str) -> tuple[list[int]
     for w in items:
         if isinstance(w, str):
             if w not in names:
-                raise NotDifferentiableError(f"{fn_name} has no parameter named {w!r} (parameters: {', '.join(names)})")
+                raise NotDifferentiableError(
+                    f"{fn_name} has no parameter named {w!r} (parameters: {', '.join(names)})"
+                )
             out.append(names.index(w))
         elif isinstance(w, int) and not isinstance(w, bool):
             if not -len(names) <= w < len(names):
-                raise NotDifferentiableError(f"{fn_name} has {len(names)} parameters; wrt={w} is out of range")
+                raise NotDifferentiableError(
+                    f"{fn_name} has {len(names)} parameters; wrt={w} is out of range"
+                )
             out.append(w % len(names))
         else:
             raise TypeError(f"wrt must be an int, a parameter name or a tuple of them, not {w!r}")

@@ -71,6 +71,7 @@ class LoopShape:
     @classmethod
     def of(cls, plan: Any, primal: Function) -> LoopShape:
         from ..ir.slice import Slice
+
         op = plan.op
         is_for = op.name == "for"
         inits = op.operands[3:] if is_for else op.operands
@@ -97,7 +98,9 @@ class LoopShape:
 
         iterations, values = self._run(args)
         where = f"loop at line {self.line}" if self.line else "loop"
-        count = f"{iterations:,} iterations" if iterations is not None else "a trip count known only when it runs"
+        count = (
+            f"{iterations:,} iterations" if iterations is not None else "a trip count known only when it runs"
+        )
         if self.policy is None:
             each, total, unsized = self._tape(iterations, values)
             size = _human(total) if total is not None else f"{_human(each)} per iteration"
@@ -110,7 +113,9 @@ class LoopShape:
         sweeps = None if iterations is None else 2.0 + optimal_advances(iterations, k) / max(iterations, 1)
         budget = f" (budget {_human(policy.bytes)})" if isinstance(policy, MemoryBudget) else ""
         rerun = f", {sweeps:.2f} forward sweeps" if sweeps is not None else ""
-        text = f"{where}: {count}, Revolve with {k} snapshots of {_human(each)}: {_human(total)}{budget}{rerun}"
+        text = (
+            f"{where}: {count}, Revolve with {k} snapshots of {_human(each)}: {_human(total)}{budget}{rerun}"
+        )
         return LoopReport(self.line, "revolve", each, iterations, total, sweeps, text)
 
     def _run(self, args: list[Any]) -> tuple[int | None, list[Any]]:
@@ -129,7 +134,9 @@ class LoopShape:
         sized only when the loop runs (stored intermediates: a matrix product...)."""
         # carried values have the sizes of their initial values
         unsized = [hint for k, scalar, hint in self.taped if k is None and not scalar]
-        each = sum(8 if k is None else _nbytes(values[k]) for k, scalar, _ in self.taped if k is not None or scalar)
+        each = sum(
+            8 if k is None else _nbytes(values[k]) for k, scalar, _ in self.taped if k is not None or scalar
+        )
         return each, None if iterations is None or unsized else each * iterations, unsized
 
     def _snapshots(self, values: list[Any]) -> tuple[int, int, int]:

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 class Derivative(Transformed):
     """A derivative of another transformed function (reverse mode)."""
 
-    def __init__(self, of: Transformed, kind: str, wrt: WrtSpec, backend: str, options: Options = Options()) -> None:
+    def __init__(
+        self, of: Transformed, kind: str, wrt: WrtSpec, backend: str, options: Options = Options()
+    ) -> None:
         super().__init__()
         self.of = of
         self.kind = kind  # "grad" | "value_and_grad" | "vjp"
@@ -146,7 +148,11 @@ class Derivative(Transformed):
             g = b.tuple(*grads) if self.many else grads[0]
             if aux is not None:
                 loss, aux_value = b.tuple_get(value, index=0), b.tuple_get(value, index=1)
-                result = b.tuple(b.tuple(loss, aux_value), g) if self.kind == "value_and_grad" else b.tuple(g, aux_value)
+                result = (
+                    b.tuple(b.tuple(loss, aux_value), g)
+                    if self.kind == "value_and_grad"
+                    else b.tuple(g, aux_value)
+                )
             else:
                 result = b.tuple(value, g) if self.kind == "value_and_grad" else g
             if intermediates:
@@ -156,7 +162,12 @@ class Derivative(Transformed):
 
         passes = [("reverse", lambda fn: ad.build(self.__name__, seeds, pack))]
         if self.options.debug:
-            passes.append(("debug", lambda fn: insert_checks(fn, lambda k: "forward" if k < ad.forward_end else "reverse")))
+            passes.append(
+                (
+                    "debug",
+                    lambda fn: insert_checks(fn, lambda k: "forward" if k < ad.forward_end else "reverse"),
+                )
+            )
         derivative = self._run(primal, *passes, ("simplify", simplify), ("write_once", write_once))
         self._loops[arg_types] = [LoopShape.of(plan, primal) for plan in ad.loop_plans]
         return derivative

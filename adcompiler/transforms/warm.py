@@ -132,7 +132,9 @@ def _value(v: Any, seen: dict[int, str]) -> str:
         # options: Options, Revolve, MemoryBudget
         fields = ",".join(f"{f.name}={_value(getattr(v, f.name), seen)}" for f in dataclasses.fields(v))
         return f"{type(v).__qualname__}({fields})"
-    if callable(v) and (library in _LIBRARIES or (library == "adcompiler" and isinstance(v, types.FunctionType))):
+    if callable(v) and (
+        library in _LIBRARIES or (library == "adcompiler" and isinstance(v, types.FunctionType))
+    ):
         return f"library {module}.{getattr(v, '__qualname__', getattr(v, '__name__', '?'))}"
     if isinstance(v, types.FunctionType):
         return _function(v, seen)

@@ -28,11 +28,20 @@ class MarginError(Exception):
 
 
 _CMP_OPS: dict[type[ast.cmpop], str] = {
-    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
 }
 _CMP_FUNCS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -135,8 +144,11 @@ class _Instrument(ast.NodeTransformer):
         if isinstance(func, ast.Attribute) and func.attr in ("max", "min") and not name:
             red = ast.Constant(func.attr)
             return ast.Call(call("_ck_reduce", ast.Load()), [red, func.value, *node.args], node.keywords)
-        if isinstance(func, ast.Attribute) and func.attr in ("max", "min") and name and not (
-            name.startswith(("np.", "math."))
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("max", "min")
+            and name
+            and not (name.startswith(("np.", "math.")))
         ):
             red = ast.Constant(func.attr)
             return ast.Call(call("_ck_reduce", ast.Load()), [red, func.value, *node.args], node.keywords)

@@ -177,8 +177,14 @@ class ProgramConfig:
     def straight_line(cls) -> ProgramConfig:
         """No control flow and no helpers: a single basic block."""
         return cls().without(
-            "if_else", "ternary", "for_loops", "while_loops", "for_over_array",
-            "helpers", "early_return", "break_continue",
+            "if_else",
+            "ternary",
+            "for_loops",
+            "while_loops",
+            "for_over_array",
+            "helpers",
+            "early_return",
+            "break_continue",
         )
 
     def __repr__(self) -> str:

@@ -46,9 +46,7 @@ class Ctx:
         return self.cfg.enabled(feature)
 
     def size(self, kind: Kind) -> int:
-        return {Kind.V: self.cols, Kind.W: self.rows, Kind.M: self.rows * self.cols}.get(
-            kind, 1
-        )
+        return {Kind.V: self.cols, Kind.W: self.rows, Kind.M: self.rows * self.cols}.get(kind, 1)
 
     def length(self, kind: Kind) -> int:
         """Length of the first axis."""

@@ -38,6 +38,7 @@ BMAX = 10.0
 #: Largest argument bound for exp/sinh/cosh.
 EXP_ARG_MAX = 2.5
 
+
 class ExprGen(ArrayProductions):
     """Generates expressions over the variables of a scope."""
 
@@ -181,8 +182,10 @@ class ExprGen(ArrayProductions):
                     prods.append((1.2, lambda d, s=src: self._reduce(s, d)))
             if ctx.on("matmul") and Kind.V in self.avail:
                 prods.append((0.8, self._dot_scalar))
-            if ctx.on("slicing") and (ctx.on("reductions") or ctx.on("matmul")) and (
-                Kind.V in self.avail or Kind.W in self.avail
+            if (
+                ctx.on("slicing")
+                and (ctx.on("reductions") or ctx.on("matmul"))
+                and (Kind.V in self.avail or Kind.W in self.avail)
             ):
                 prods.append((0.5, self._slice_reduce))
             if ctx.on("masks") and ctx.on("reductions") and self.avail & {Kind.V, Kind.W, Kind.M}:
@@ -263,13 +266,30 @@ class ExprGen(ArrayProductions):
         rng, ctx = self.rng, self.ctx
         u = self.expr(kind, depth)
         b = u.bound
-        use_math = kind is Kind.F and ctx.on("math_module") and (
-            not ctx.on("scalar_math") or rng.random() < 0.4
+        use_math = (
+            kind is Kind.F and ctx.on("math_module") and (not ctx.on("scalar_math") or rng.random() < 0.4)
         )
         p = "math." if use_math else "np."
         name = rng.choice(
-            ["sin", "cos", "tanh", "arctan", "exp", "log", "sqrt", "square", "sinh",
-             "cosh", "tan", "log1p", "power", "exp2", "logaddexp", "abs", "neg"]
+            [
+                "sin",
+                "cos",
+                "tanh",
+                "arctan",
+                "exp",
+                "log",
+                "sqrt",
+                "square",
+                "sinh",
+                "cosh",
+                "tan",
+                "log1p",
+                "power",
+                "exp2",
+                "logaddexp",
+                "abs",
+                "neg",
+            ]
         )
         if use_math and name in ("square", "exp2", "logaddexp", "power", "abs", "tan"):
             name = rng.choice(["sin", "exp", "log", "sqrt", "atan"])

@@ -65,9 +65,7 @@ class Program:
     @property
     def float_args(self) -> tuple[int, ...]:
         """Indices of the differentiable arguments (float scalars and float arrays)."""
-        return tuple(
-            i for i, a in enumerate(self.args) if isinstance(a, float | np.ndarray)
-        )
+        return tuple(i for i, a in enumerate(self.args) if isinstance(a, float | np.ndarray))
 
     @property
     def module_name(self) -> str:
@@ -107,9 +105,7 @@ class Program:
             f"{n}={f'np.array({a.tolist()!r})' if isinstance(a, np.ndarray) else repr(a)}"
             for n, a in zip(self.arg_names, self.args, strict=True)
         )
-        numbered = "\n".join(
-            f"{i + 1:3d}  {line}" for i, line in enumerate(self.source.splitlines())
-        )
+        numbered = "\n".join(f"{i + 1:3d}  {line}" for i, line in enumerate(self.source.splitlines()))
         return (
             f"generated program seed={self.seed} (attempt {self.attempt})\n"
             f"reproduce: progen.generate({self.seed}, {self.config!r})\n"
@@ -135,9 +131,7 @@ def generate(seed: int, config: ProgramConfig | None = None, smooth: bool = True
     raise GeneratorError(f"seed {seed}: no valid program in {MAX_ATTEMPTS} attempts: {rejected}")
 
 
-def validate(
-    source: str, args: tuple[Any, ...], smooth: bool = True
-) -> tuple[str | None, float]:
+def validate(source: str, args: tuple[Any, ...], smooth: bool = True) -> tuple[str | None, float]:
     """Run ``source`` instrumented and plain; a rejection reason or None, and the value.
 
     Margin violations, oversized values and (with ``smooth``) points where finite
@@ -183,9 +177,7 @@ def _smooth_at(source: str, args: tuple[Any, ...], value: float) -> bool:
     wrt = [i for i, a in enumerate(args) if isinstance(a, float | np.ndarray)]
     fine = numerical_grad(fn, args, wrt)
     coarse = numerical_grad(fn, args, wrt, order=4, rel_step=1e-3)
-    scale = max(
-        1.0, abs(value), *(float(np.max(np.abs(g))) for g in fine if np.size(g))
-    )
+    scale = max(1.0, abs(value), *(float(np.max(np.abs(g))) for g in fine if np.size(g)))
     if scale > MAX_GRAD * max(1.0, abs(value)):
         return False
     return all(
@@ -273,9 +265,7 @@ def build(
 
 def _main_params(ctx: Ctx) -> list[tuple[str, Kind]]:
     rng = ctx.rng
-    params: list[tuple[str, Kind]] = [
-        (name, Kind.F) for name in ["a", "b", "c"][: rng.randint(1, 3)]
-    ]
+    params: list[tuple[str, Kind]] = [(name, Kind.F) for name in ["a", "b", "c"][: rng.randint(1, 3)]]
     if ctx.on("arrays"):
         params += [(name, Kind.V) for name in ["x", "y"][: rng.randint(1, 2)]]
         if ctx.on("matrices") and ctx.coin(0.7):

@@ -208,7 +208,9 @@ class FuncGen:
             text, bound = rng.choice([f"{src.name}.copy()", f"np.copy({src.name})"]), src.bound
         else:
             src = rng.choice(like)
-            text, bound = rng.choice([(f"np.zeros_like({src.name})", 0.0), (f"np.ones_like({src.name})", 1.0)])
+            text, bound = rng.choice(
+                [(f"np.zeros_like({src.name})", 0.0), (f"np.ones_like({src.name})", 1.0)]
+            )
         name = ctx.fresh("buf")
         scope.define(Var(name, kind, bound, owned=True))
         return [f"{name} = {text}"]

@@ -120,7 +120,11 @@ def _helpers_call_helpers(prog: Program) -> bool:
     for f in _funcs(prog):
         if f.name.startswith("helper"):
             for n in ast.walk(f):
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id.startswith("helper"):
+                if (
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Name)
+                    and n.func.id.startswith("helper")
+                ):
                     return True
     return False
 
@@ -138,7 +142,8 @@ FOOTPRINTS: dict[str, Callable[[Program], bool]] = {
     "matrices": lambda p: any(isinstance(a, np.ndarray) and a.ndim == 2 for a in p.args),
     "reductions": lambda p: _uses(p, "np.sum", "np.mean", "np.prod", ".sum", ".mean"),
     "axis_reductions": lambda p: any(
-        isinstance(n, ast.Call) and _dotted(n.func).split(".")[-1] in ("sum", "mean", "max", "min")
+        isinstance(n, ast.Call)
+        and _dotted(n.func).split(".")[-1] in ("sum", "mean", "max", "min")
         and any(k.arg in ("axis", "keepdims") for k in n.keywords)
         for n in _nodes(p)
     ),
@@ -148,8 +153,9 @@ FOOTPRINTS: dict[str, Callable[[Program], bool]] = {
     "builtins_minmax_abs": lambda p: _uses(p, "min(", "max(", "abs("),
     "if_else": lambda p: _has(p, ast.If, ast.IfExp),
     "ternary": lambda p: _has(p, ast.IfExp),
-    "bool_ops": lambda p: _has(p, ast.BoolOp, ast.Not)
-    or any(isinstance(n, ast.Compare) and len(n.ops) > 1 for n in _nodes(p)),
+    "bool_ops": lambda p: (
+        _has(p, ast.BoolOp, ast.Not) or any(isinstance(n, ast.Compare) and len(n.ops) > 1 for n in _nodes(p))
+    ),
     "for_loops": lambda p: _has(p, ast.For),
     "nested_loops": _nested_loop,
     "while_loops": lambda p: _has(p, ast.While),
@@ -166,8 +172,16 @@ FOOTPRINTS: dict[str, Callable[[Program], bool]] = {
         for n in _nodes(p)
     ),
     "constructors": lambda p: _uses(
-        p, "np.zeros", "np.ones", "np.full", "np.zeros_like", "np.ones_like", "np.arange",
-        "np.eye", "np.copy", ".copy",
+        p,
+        "np.zeros",
+        "np.ones",
+        "np.full",
+        "np.zeros_like",
+        "np.ones_like",
+        "np.arange",
+        "np.eye",
+        "np.copy",
+        ".copy",
     ),
     "reshape_stack": lambda p: _uses(p, ".reshape", "np.transpose", "np.concatenate", "np.stack"),
     "helpers": lambda p: len(_funcs(p)) > 1,
@@ -176,14 +190,13 @@ FOOTPRINTS: dict[str, Callable[[Program], bool]] = {
     "tuples": _tuple_assign,
     "aug_assign": lambda p: _has(p, ast.AugAssign),
     "int_param": lambda p: "n" in p.arg_names,
-    "module_constants": lambda p: any(
-        isinstance(n, ast.Assign) for n in ast.parse(p.source).body
-    ),
+    "module_constants": lambda p: any(isinstance(n, ast.Assign) for n in ast.parse(p.source).body),
     "masks": lambda p: any(
         isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Compare) for n in _nodes(p)
     ),
-    "misc_statements": lambda p: _has(p, ast.Pass, ast.Assert)
-    or any(ast.get_docstring(f) for f in _funcs(p)),
+    "misc_statements": lambda p: (
+        _has(p, ast.Pass, ast.Assert) or any(ast.get_docstring(f) for f in _funcs(p))
+    ),
 }
 
 

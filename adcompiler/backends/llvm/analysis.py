@@ -129,7 +129,10 @@ def _unneeded(fn: Function) -> set[Op]:
             continue
         if all(
             user is not None
-            and (user in unneeded or (user.name in _SCALAR_SHAPE and isinstance(v.type, Tensor) and not v.type.rank))
+            and (
+                user in unneeded
+                or (user.name in _SCALAR_SHAPE and isinstance(v.type, Tensor) and not v.type.rank)
+            )
             for v in op.results
             for user in users.get(v, [])
         ):

@@ -254,7 +254,11 @@ def index_view(
             if isinstance(v.type, Tensor) and v.type.rank and v.type.dtype == "i64":
                 arrays.append((lw.get(v), n, s, axis))
             elif isinstance(v.type, Tensor) and v.type.rank == 0 and v.type.dtype == "i64":
-                i = lw.get(v) if lw.in_bounds(v, op.operands[0], axis) else _wrap_index(lw, lw.get(v), n, axis)
+                i = (
+                    lw.get(v)
+                    if lw.in_bounds(v, op.operands[0], axis)
+                    else _wrap_index(lw, lw.get(v), n, axis)
+                )
                 offset = b.add(offset, b.mul(i, lw.element_stride(s)))
             else:
                 raise unsupported(f"indexing with a {v.type}", op.loc)
@@ -472,7 +476,9 @@ def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
     inferred = b.sdiv(size, b.select(b.icmp_signed("==", known, _ZERO), _ONE, known))
     shape = [b.select(b.icmp_signed("==", d, minus_one), inferred, d) for d in shape]
     lw.fail_if(
-        b.icmp_signed("!=", index_product(lw, shape), size), ValueError, "cannot reshape array: the sizes differ"
+        b.icmp_signed("!=", index_product(lw, shape), size),
+        ValueError,
+        "cannot reshape array: the sizes differ",
     )
     contiguous, expect = ir.Constant(I1, 1), _ONE
     for d, s in zip(reversed(a.shape), reversed(a.strides)):
@@ -489,7 +495,6 @@ def _reshape(lw: Lowerer, op: Op) -> ArrayVal:
         strides.insert(0, step)
         step = b.mul(step, d)
     return ArrayVal(a.dtype, flat.data, flat.meminfo, shape, strides)
-
 
 
 def _shape_operand(lw: Lowerer, v: Value) -> list[ir.Value]:

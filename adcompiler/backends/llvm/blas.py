@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _ZERO, _ONE = ir.Constant(I64, 0), ir.Constant(I64, 1)
 
+
 def register(found: Blas | None) -> None:
     """Tell both linkers (LLVM's and :mod:`.loader`) where the routines are, before object code
     calling them loads."""
@@ -65,7 +66,9 @@ def product(lw: Lowerer, a: ArrayVal, c: ArrayVal, out: ArrayVal, loops: Loops) 
 
 
 def _helper(lw: Lowerer, kind: str, ranks: tuple[int, ...], loops: Loops) -> ir.Function:
-    fnty = ir.FunctionType(ir.VoidType(), [t for rank in ranks for t in [F64.as_pointer()] + [I64] * (2 * rank)])
+    fnty = ir.FunctionType(
+        ir.VoidType(), [t for rank in ranks for t in [F64.as_pointer()] + [I64] * (2 * rank)]
+    )
     fn = _function(lw, f"adc_{kind}_f64", fnty)
     fallback = _fallback(lw, kind, fnty, ranks, loops) if find() is not None else None
     if fallback is not None:
@@ -90,7 +93,9 @@ def _helper(lw: Lowerer, kind: str, ranks: tuple[int, ...], loops: Loops) -> ir.
     return fn
 
 
-def _fallback(lw: Lowerer, kind: str, fnty: ir.FunctionType, ranks: tuple[int, ...], loops: Loops) -> ir.Function:
+def _fallback(
+    lw: Lowerer, kind: str, fnty: ir.FunctionType, ranks: tuple[int, ...], loops: Loops
+) -> ir.Function:
     """The loops standing in for BLAS where it cannot read an operand's layout (strided
     along both axes, say), as a function LLVM does not optimise (``optnone``): they seldom
     run, and optimised they were a tenth of the work of compiling a network's gradient."""
@@ -116,7 +121,9 @@ def _operands(fn: ir.Function, ranks: tuple[int, ...]) -> list[ArrayVal]:
     leaves = iter(fn.args)
     null = ir.Constant(I8.as_pointer(), None)
     return [
-        ArrayVal("f64", next(leaves), null, [next(leaves) for _ in range(r)], [next(leaves) for _ in range(r)])
+        ArrayVal(
+            "f64", next(leaves), null, [next(leaves) for _ in range(r)], [next(leaves) for _ in range(r)]
+        )
         for r in ranks
     ]
 

@@ -27,7 +27,11 @@ Reader = Callable[[Sequence[ir.Value]], ir.Value]
 
 # --------------------------------------------------------------------------- loops
 def counted_loop(
-    lw: Lowerer, n: ir.Value, body: Callable[[ir.Value], None], name: str = "loop", start: ir.Value | None = None
+    lw: Lowerer,
+    n: ir.Value,
+    body: Callable[[ir.Value], None],
+    name: str = "loop",
+    start: ir.Value | None = None,
 ) -> None:
     """``for i in range(start, n): body(i)`` (``start`` 0 by default), emitted at the current
     position (rotated, guarded)."""
@@ -60,7 +64,9 @@ def _loop_id(module: ir.Module, vectorize: bool) -> ir.MDValue:
     options = [module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])]
     if not vectorize:
         options.append(
-            module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)])
+            module.add_metadata(
+                [ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(ir.IntType(1), 0)]
+            )
         )
     # a loop ID's first operand is the ID itself; the placeholder keeps each loop's ID unique
     loop_id = module.add_metadata([ir.MetaDataString(module, f"loop {len(module.metadata)}"), *options])
@@ -89,7 +95,9 @@ def loop_nest(
     level(0, [])
 
 
-def parallel_loop_nest(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]) -> None:
+def parallel_loop_nest(
+    lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[list[ir.Value]], None]
+) -> None:
     """:func:`loop_nest` whose leading axis is split over threads when the loop is large
     (``parallel.split_loop``): for loops writing a new array, whose ``body`` reads other
     memory only."""

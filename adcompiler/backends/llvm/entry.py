@@ -87,7 +87,9 @@ def _unbox(b: ir.IRBuilder, t: Type, args, out: list[ir.Value]) -> tuple[ir.Valu
     lengths = []
     for k in range(t.rank):  # a length is never negative: LLVM may drop checks that need it
         length = b.load(b.gep(dims, [ir.Constant(I64, k)]))
-        length.set_metadata("range", b.module.add_metadata([ir.Constant(I64, 0), ir.Constant(I64, 2**63 - 1)]))
+        length.set_metadata(
+            "range", b.module.add_metadata([ir.Constant(I64, 0), ir.Constant(I64, 2**63 - 1)])
+        )
         lengths.append(length)
     out.extend(lengths)
     size = ITEMSIZE[t.dtype]

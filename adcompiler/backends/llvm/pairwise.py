@@ -58,9 +58,12 @@ def _i(v: int) -> ir.Constant:
     return ir.Constant(I64, v)
 
 
-def pairwise_sum_run(lw: Lowerer, data: ir.Value, n: ir.Value, stride: ir.Value, halves: bool = False) -> ir.Value:
+def pairwise_sum_run(
+    lw: Lowerer, data: ir.Value, n: ir.Value, stride: ir.Value, halves: bool = False
+) -> ir.Value:
     """``0.0 + sum(data[i * stride] for i in range(n))`` (f64 elements) in NumPy's pairwise
     order; ``halves``: when large, on two threads (see :func:`_on_threads`)."""
+
     def part(start: ir.Value, length: ir.Value) -> ir.Value:
         b = lw.builder  # the chunk's, when emitted for threads
         return b.call(_helper(lw), [b.gep(data, [b.mul(start, stride)], inbounds=True), length, stride])
@@ -74,7 +77,10 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int, halves: bool =
     ``halves``: when large, on two threads (see :func:`_on_threads`)."""
     if halves:
         return _on_threads(
-            lw, n, cost, lambda start, length: pairwise_sum(lw, length, lambda i: read(lw.builder.add(start, i)), cost)
+            lw,
+            n,
+            cost,
+            lambda start, length: pairwise_sum(lw, length, lambda i: read(lw.builder.add(start, i)), cost),
         )
     if cost <= _CHEAP:
         return _stack_sum(lw, n, lambda start, length: _block_sum(lw, start, length, read))
@@ -94,7 +100,9 @@ def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int, halves: bool =
     return _stack_sum(lw, n, leaf)
 
 
-def _on_threads(lw: Lowerer, n: ir.Value, cost: int, part: Callable[[ir.Value, ir.Value], ir.Value]) -> ir.Value:
+def _on_threads(
+    lw: Lowerer, n: ir.Value, cost: int, part: Callable[[ir.Value, ir.Value], ir.Value]
+) -> ir.Value:
     """The pairwise sum of ``range(n)``, ``part(start, length)`` giving ``0.0 +`` the pairwise
     sum of a range: when the sum is large (``parallel``), its two halves on two threads.
 

@@ -163,7 +163,9 @@ def _outline(lw: Lowerer, body: Callable[[ir.Value, ir.Value], None]) -> tuple[i
     instructions = [i for block in draft.blocks for i in block.instructions]
     captured = list({id(v): v for i in instructions for v in _operands(i) if _foreign(v, draft)}.values())
 
-    inner = ir.Function(module, ir.FunctionType(VOID, [I64, I64, *(v.type for v in captured)]), f"{name}.body")
+    inner = ir.Function(
+        module, ir.FunctionType(VOID, [I64, I64, *(v.type for v in captured)]), f"{name}.body"
+    )
     inner.linkage = "internal"
     inner.attributes.add("alwaysinline")
     inner.attributes.add("nounwind")

@@ -63,7 +63,6 @@ def _axes(op: Op, rank: int) -> list[int]:
     return sorted({a % rank for a in (axis if isinstance(axis, (tuple, list)) else (axis,))})
 
 
-
 def _reduce(name: str):
     kernel_name, float_init, int_init, nonempty = _REDUCTIONS[name]
     kernel = KERNELS[kernel_name]
@@ -100,7 +99,9 @@ def _reduce(name: str):
             )
 
         if not out.rank:
-            return finish(_flat_sum(lw, op, x, shape, read) if pairwise else _accumulate(lw, shape, init, combine))
+            return finish(
+                _flat_sum(lw, op, x, shape, read) if pairwise else _accumulate(lw, shape, init, combine)
+            )
         keep = bool(op.attrs.get("keepdims"))
         result = alloc_array(lw, acc_dtype, [(_ONE if k in axes else d) for k, d in enumerate(shape)])
         inner = xt.rank - len(axes)
@@ -115,7 +116,9 @@ def _reduce(name: str):
                 elif pairwise and not inner:  # every axis, keeping them
                     total = _flat_sum(lw, op, x, shape, read)
                 else:
-                    total = _accumulate(lw, shape[inner:], init, lambda acc, index: combine(acc, outer + index))
+                    total = _accumulate(
+                        lw, shape[inner:], init, lambda acc, index: combine(acc, outer + index)
+                    )
                 store(lw, result, outer + [_ZERO] * len(axes), finish(total))
 
             loop_nest(lw, shape[:inner], row)
@@ -205,7 +208,9 @@ def _flat_sum(lw: Lowerer, op: Op, x: Lowered, shape: list[ir.Value], read: Call
     return total
 
 
-def _runs(lw: Lowerer, x: Lowered, halves: bool = False) -> Callable[[list[ir.Value], ir.Value], ir.Value] | None:
+def _runs(
+    lw: Lowerer, x: Lowered, halves: bool = False
+) -> Callable[[list[ir.Value], ir.Value], ir.Value] | None:
     """For an array ``x`` (None for a fused operand): ``run(outer, n)``, the pairwise sum of
     the ``n`` elements of ``x[*outer, :]``, broadcast as a reader reads them (``halves``: see
     ``pairwise_sum_run``)."""
@@ -213,7 +218,9 @@ def _runs(lw: Lowerer, x: Lowered, halves: bool = False) -> Callable[[list[ir.Va
         return None
     strides = broadcast_strides(lw, x)  # once, outside the loops over the rows
     rows = ArrayVal(x.dtype, x.data, x.meminfo, x.shape, strides)
-    return lambda outer, n: pairwise_sum_run(lw, element_ptr(lw, rows, [*outer, _ZERO]), n, strides[-1], halves)
+    return lambda outer, n: pairwise_sum_run(
+        lw, element_ptr(lw, rows, [*outer, _ZERO]), n, strides[-1], halves
+    )
 
 
 def _arg_extreme(better: str):
@@ -375,10 +382,15 @@ def _sum_to_deferred(lw: Lowerer, op: Op) -> Deferred:
     zero = ir.Constant(SCALAR[out.dtype], 0)
     yes, no = ir.Constant(I1, 1), ir.Constant(I1, 0)
     # whether each axis is summed, and its extent: when the guard fails, and when it holds
-    tested = [b.icmp_signed("==", d, _ONE) if u else yes if s else no for d, s, u in zip(target, summed_now, unknown)]
+    tested = [
+        b.icmp_signed("==", d, _ONE) if u else yes if s else no
+        for d, s, u in zip(target, summed_now, unknown)
+    ]
     fixed = [yes if s else no for s in summed_now]
     when_held = (fixed, [have if s else _ONE for have, s in zip(shape, summed_now)])
-    when_failed = (tested, [b.select(c, have, _ONE) for c, have in zip(tested, shape)]) if any(unknown) else when_held
+    when_failed = (
+        (tested, [b.select(c, have, _ONE) for c, have in zip(tested, shape)]) if any(unknown) else when_held
+    )
 
     def element(index: Sequence[ir.Value]) -> ir.Value:
         dynamic = any(unknown) and not lw.guards_hold
@@ -519,7 +531,9 @@ def _product_loops(lw: Lowerer, a: Lowered, c: Lowered, dt: str, result: ArrayVa
         counted_loop(lw, sa[0], row)
     else:
         counted_loop(
-            lw, rows, lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j)))
+            lw,
+            rows,
+            lambda i: counted_loop(lw, inner, lambda k: counted_loop(lw, sc[1], lambda j: update(i, k, j))),
         )
     return None
 

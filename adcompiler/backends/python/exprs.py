@@ -282,8 +282,12 @@ def _cumsum(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:
         return call("np.cumsum", a[0]) if vector else call("np.cumsum", a[0], axis=literal(axis))
     if vector:
         backwards = ast.Slice(None, None, literal(-1))
-        return ast.Subscript(call("np.cumsum", ast.Subscript(a[0], backwards, ast.Load())), backwards, ast.Load())
-    return call("np.flip", call("np.cumsum", call("np.flip", a[0], literal(axis)), axis=literal(axis)), literal(axis))
+        return ast.Subscript(
+            call("np.cumsum", ast.Subscript(a[0], backwards, ast.Load())), backwards, ast.Load()
+        )
+    return call(
+        "np.flip", call("np.cumsum", call("np.flip", a[0], literal(axis)), axis=literal(axis)), literal(axis)
+    )
 
 
 def _transpose(op: Op, a: list[ast.expr], ctx: Context) -> ast.expr:

@@ -225,7 +225,7 @@ class Ownership:
             if seen and decisions == seen[-1]:
                 break
             if decisions in seen:  # a cycle: keep each copy any of its states made
-                for inplace, copied in seen[seen.index(decisions):]:
+                for inplace, copied in seen[seen.index(decisions) :]:
                     self.forced_copies.update(q for q, ok in inplace.items() if not ok)
                     self.forced_copy_init.update((op, k) for k in copied)
             seen.append(decisions)
