@@ -21,13 +21,13 @@ global (attribute names like ``shape``) add a harmless ``-`` or a value the code
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import types
 from typing import Any
 
 import numpy as np
 
 from ..custom import CustomFunction
+from ..digest import digest
 from .base import Transformed
 
 #: libraries whose functions are known by name (the frontend's call tables), never read as source
@@ -118,7 +118,7 @@ def _value(v: Any, seen: dict[int, str]) -> str:
     if isinstance(v, (tuple, list)):
         return f"{type(v).__name__}({','.join(_value(e, seen) for e in v)})"
     if isinstance(v, np.ndarray):
-        data = hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+        data = digest(np.ascontiguousarray(v).tobytes())
         return f"array:{v.dtype.str}{v.shape}:{data}"
     if isinstance(v, types.ModuleType):
         return f"module {v.__name__}"
@@ -142,4 +142,4 @@ def _value(v: Any, seen: dict[int, str]) -> str:
 
 
 def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return digest("\n".join(parts).encode())

@@ -18,7 +18,6 @@ speed. This module imports neither llvmlite nor the compiler.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import pickle
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ...digest import digest
 from . import native
 
 
@@ -50,7 +50,7 @@ def environment() -> str:
             np.__version__,
             llvmlite.__version__,
             _cpu(),
-            hashlib.sha256("\n".join(stats).encode()).hexdigest(),
+            digest("\n".join(stats).encode()),
             f"blas={linked.origin if linked else None}",
         ]
     )
@@ -80,7 +80,7 @@ def _cpu() -> str:
 
 
 def entry_name(key: str) -> str:
-    return hashlib.sha256(f"{environment()}\n{key}".encode()).hexdigest()
+    return digest(f"{environment()}\n{key}".encode())
 
 
 def load_object(name: str) -> tuple[bytes, dict] | None:

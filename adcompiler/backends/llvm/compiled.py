@@ -21,12 +21,12 @@ ways import the compiler and llvmlite (see ``cache``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ...digest import digest
 from ...errors import NumericError
 from ...ir.core import Function
 from ...ir.types import Tensor, Type
@@ -258,9 +258,5 @@ def _object_key(
         parts.append(str(op.loc))
         value = op.attrs.get("value")
         if isinstance(value, np.ndarray):
-            parts.append(
-                value.dtype.str
-                + str(value.shape)
-                + hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-            )
+            parts.append(value.dtype.str + str(value.shape) + digest(np.ascontiguousarray(value).tobytes()))
     return cache.entry_name("\n".join(parts))

@@ -8,7 +8,6 @@ code. Files and compiled code objects are cached by a hash of the source.
 
 from __future__ import annotations
 
-import hashlib
 import linecache
 import os
 import tempfile
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
 
+from ...digest import digest
 from .module import EmittedModule
 from .naming import sanitize
 
@@ -42,8 +42,8 @@ def cache_dir() -> Path:
 
 def write_module(mod: EmittedModule, name: str) -> Path:
     """The file holding ``mod.source`` (written once per distinct source)."""
-    digest = hashlib.sha256(mod.source.encode()).hexdigest()[:16]
-    path = cache_dir() / f"{sanitize(name)}_{digest}.py"
+    short = digest(mod.source.encode())[:16]
+    path = cache_dir() / f"{sanitize(name)}_{short}.py"
     if not path.exists() or path.read_text() != mod.source:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(mod.source)
