@@ -116,9 +116,14 @@ def set_num_threads(count: int) -> None:
     ``$ADCOMPILER_NUM_THREADS``."""
     from .backends.llvm import threads
 
+    threads.set_num_threads(_thread_count(count))
+
+
+def _thread_count(count: object) -> int:
+    """``count`` if it is a positive integer (a bool is not), else ValueError."""
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError(f"the number of threads must be a positive integer, not {count!r}")
-    threads.set_num_threads(count)
+    return count
 
 
 def get_num_threads() -> int:
@@ -140,8 +145,8 @@ def jit(
     between them; the results are the same to the bit). By default as many as the CPUs the
     process may use, or ``$ADCOMPILER_NUM_THREADS``; ``threads=1`` compiles serial code.
     """
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None, not {threads!r}")
+    if threads is not None:
+        _thread_count(threads)
     options: dict[str, Any] = {"fastmath": fastmath, "boundscheck": boundscheck}
     if threads is not None:  # as before when not given: the same warm cache keys
         options["threads"] = threads

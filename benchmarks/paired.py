@@ -25,7 +25,7 @@ from typing import Any
 from benchmarks.entry import prepare, reason
 from benchmarks.isolated import find_entry
 from benchmarks.results import PairedRow
-from benchmarks.subproc import ROOT
+from benchmarks.subproc import ROOT, child_environment
 from benchmarks.timing import Config, Local, measure_paired
 from benchmarks.workloads.base import Pair
 
@@ -41,10 +41,7 @@ class Remote:
     """A :class:`timing.Sampler` of an entry served by a process of its own."""
 
     def __init__(self, workload: str, entry: str, size: int, cores: str) -> None:
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
+        env = child_environment()
         cpus = None
         if cores == "1":
             cpus = {min(os.sched_getaffinity(0))}

@@ -13,6 +13,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def child_environment() -> dict[str, str]:
+    """This process's environment, with the project first on the child's ``PYTHONPATH``."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def run_json(
     module: str, args: list[str], timeout_s: float, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -20,13 +26,12 @@ def run_json(
 
     ``env`` adds to (or overrides) this process's environment.
     """
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", f"benchmarks.{module}", *args]
     try:
         proc = subprocess.run(
             cmd,
             cwd=ROOT,
-            env={**os.environ, **(env or {}), "PYTHONPATH": path},
+            env={**child_environment(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout_s,
