@@ -21,6 +21,7 @@ from .api import (
     stop_gradient,
     value_and_grad,
     vjp,
+    wait_for_compiles,
 )
 from .check import GradCheckError, check_grad
 from .custom import custom_jvp, custom_vjp
@@ -53,4 +54,5 @@ __all__ = [
     "stop_gradient",
     "value_and_grad",
     "vjp",
+    "wait_for_compiles",
 ]

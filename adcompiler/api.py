@@ -133,6 +133,16 @@ def get_num_threads() -> int:
     return threads.num_threads()
 
 
+def wait_for_compiles() -> None:
+    """Wait until code compiled in the background is in use. A function compiled without
+    ``jit(f, threads=N)`` first runs its loops serially; the first call that runs a large
+    loop has the code for threads compiled on a thread of its own, which later calls use
+    once it is done. Call this before timing such code."""
+    from .backends.llvm import compiled
+
+    compiled.wait_for_compiles()
+
+
 def jit(
     f: Callable | Transformed, *, fastmath: bool = False, boundscheck: bool = True, threads: int | None = None
 ) -> Transformed:
@@ -143,7 +153,9 @@ def jit(
     drops the index checks (an index out of bounds then reads or writes stray memory).
     ``threads``: how many threads a large whole-array loop may run on (its elements split
     between them; the results are the same to the bit). By default as many as the CPUs the
-    process may use, or ``$ADCOMPILER_NUM_THREADS``; ``threads=1`` compiles serial code.
+    process may use, or ``$ADCOMPILER_NUM_THREADS``, and that code is compiled only once a
+    call finds a loop large, in the background (see :func:`wait_for_compiles`);
+    ``threads=N`` compiles it at once, and ``threads=1`` compiles serial code.
     """
     if threads is not None:
         _thread_count(threads)

@@ -3,6 +3,10 @@
 primal and the gradient, with broadcasting, strided views and 2-D arrays; small loops stay
 serial; ``$ADCOMPILER_NUM_THREADS`` is honoured; two Python threads may call one compiled
 gradient at once; a parallel loop may sit in the user's own ``for`` loop.
+
+The code for threads is the second tier: the first code of a function runs its loops
+serially, and the first call that runs a large one has the code for threads compiled in the
+background (``ad.wait_for_compiles`` waits for it); ``threads=N`` compiles it at once.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import pytest
 from finite_diff import assert_grad_close, numerical_grad
 
 import adcompiler as ad
-from adcompiler.backends.llvm import live_allocations, threads
+from adcompiler.backends.llvm import compiled, live_allocations, threads
 from adcompiler.backends.llvm.parallel import THRESHOLD
 from benchmarks.problems.rosenbrock import rosenbrock
 
@@ -66,9 +70,15 @@ def pair(f, grad=False):
 
 
 def assert_parallel_equals_serial(parallel, serial, *args):
+    """The first call runs the first tier (serially), the call after the compile in the
+    background runs the code for threads: both give the serial results to the bit."""
+    want = serial(*args)
+    first = parallel(*args)
+    ad.wait_for_compiles()
     before = threads.parallel_regions()
-    got, want = parallel(*args), serial(*args)
+    got = parallel(*args)
     assert threads.parallel_regions() > before, "no loop ran on threads"
+    assert np.array_equal(first, want)
     assert np.array_equal(got, want)
     return got
 
@@ -100,7 +110,7 @@ def test_2d_broadcast_gradient_is_bit_identical():
     a = RNG.normal(size=(rows, 300))
     r, c = RNG.normal(size=(rows, 1)), RNG.normal(size=(1, 300))
     f = ad.grad(broadcast, wrt=(0, 1, 2))
-    parallel, serial = ad.jit(f), ad.jit(f, threads=1)
+    parallel, serial = ad.jit(f, threads=2), ad.jit(f, threads=1)  # compiled for threads at once
     before = threads.parallel_regions()
     got, want = parallel(a, r, c), serial(a, r, c)
     assert threads.parallel_regions() > before
@@ -153,13 +163,40 @@ def test_sums_add_their_halves_on_two_threads_as_numpy(f, make):
         assert got == f(x) and np.signbit(got) == np.signbit(f(x))
 
 
-def test_small_loops_stay_serial():
+def test_small_loops_stay_serial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """... and never ask for code for threads (an empty cache: no second tier in it)."""
+    monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(tmp_path))
     x, y = RNG.normal(size=1000), RNG.normal(size=1000)
     f = ad.jit(elementwise)
     f(x, y)
+    assert not compiled._compiling
     before = threads.parallel_regions()
     assert np.array_equal(f(x, y), ad.jit(elementwise, threads=1)(x, y))
     assert threads.parallel_regions() == before
+    assert "adc_threads_wanted" in f.llvm_ir and "adc_parallel_run" not in f.llvm_ir
+
+
+def test_the_first_tier_has_no_code_for_threads_until_a_loop_is_large(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(tmp_path))
+    f = ad.jit(elementwise)
+    x = RNG.normal(size=N)
+    f(x[:100], x[:100])
+    assert "adc_parallel_run" not in f.llvm_ir
+    f(x, x)  # large: asks
+    ad.wait_for_compiles()
+    # the code of the last call's pattern and layout, which calls now run
+    assert "adc_parallel_run" in f.llvm_ir and "adc_threads_wanted" not in f.llvm_ir
+
+
+def test_threads_option_compiles_code_for_threads_at_once():
+    f = ad.jit(elementwise, threads=2)
+    x = RNG.normal(size=N)
+    before = threads.parallel_regions()
+    assert np.array_equal(f(x, x), ad.jit(elementwise, threads=1)(x, x))
+    assert threads.parallel_regions() > before
+    assert "adc_threads_wanted" not in f.llvm_ir
 
 
 def test_threads_option_one_compiles_serial_code():
@@ -171,12 +208,18 @@ def test_threads_option_one_compiles_serial_code():
         ad.jit(elementwise, threads=0)
 
 
-def test_set_num_threads_one_keeps_compiled_code_serial():
+def test_set_num_threads_one_keeps_compiled_code_serial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(tmp_path))
     f = ad.jit(elementwise)
     x, y = RNG.normal(size=N), RNG.normal(size=N)
-    want = f(x, y)
     ad.set_num_threads(1)
     try:
+        want = f(x, y)  # the first tier does not ask for threads it may not use
+        assert not compiled._compiling
+        ad.set_num_threads(2)
+        f(x, y)
+        ad.wait_for_compiles()
+        ad.set_num_threads(1)
         assert ad.get_num_threads() == 1
         before = threads.parallel_regions()
         assert np.array_equal(f(x, y), want)
@@ -215,6 +258,7 @@ def test_no_leaks():
     x = RNG.normal(size=N)
     f = ad.jit(elementwise)
     f(x, x)
+    ad.wait_for_compiles()
     before = live_allocations()
     out = f(x, x)
     assert live_allocations() == before + 1
@@ -229,7 +273,10 @@ from adcompiler.backends.llvm.parallel import THRESHOLD
 x = np.linspace(0.0, 1.0, THRESHOLD + 1000)
 def f(x):
     return np.sin(x) * x
-ad.jit(f)(x)
+g = ad.jit(f)
+g(x)
+ad.wait_for_compiles()
+g(x)
 print(threads.num_threads(), threads.parallel_regions(), threads.pool_threads())
 """
 
@@ -256,6 +303,8 @@ from benchmarks.problems.rosenbrock import rosenbrock
 threads.set_num_threads(2)
 x = np.linspace(-1.0, 1.0, THRESHOLD + 1000)
 grad = ad.grad(rosenbrock, backend="llvm")
+grad(x)
+ad.wait_for_compiles()  # no compile in the background at the fork
 want = grad(x)  # the pool has started in this process
 pid = os.fork()
 if pid == 0:  # the child: exit 0 if the gradient is right and ran on threads
@@ -277,3 +326,32 @@ def test_a_forked_child_starts_its_own_pool(tmp_path: Path):
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0"]
+
+
+_WARM = """
+import sys
+import numpy as np, adcompiler as ad
+from adcompiler.backends.llvm import threads
+from adcompiler.backends.llvm.parallel import THRESHOLD
+threads.set_num_threads(2)
+x = np.linspace(0.0, 1.0, THRESHOLD + 1000)
+def f(x):
+    return np.sin(x) * x
+g = ad.jit(f)
+g(x)
+ad.wait_for_compiles()
+print(threads.parallel_regions())
+"""
+
+
+def test_the_cache_keeps_the_second_tier(tmp_path: Path):
+    """A second process starts with the code for threads the first one compiled."""
+    script = tmp_path / "warm.py"
+    script.write_text(_WARM)
+    env = {**os.environ, "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    runs = [
+        subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert [run.stdout.split() for run in runs] == [["0"], ["1"]]

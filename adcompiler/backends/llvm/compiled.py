@@ -13,6 +13,13 @@ looks itself and answers :data:`~.wrapper.STRIDED` to a strided argument (``x[::
 transposed matrix), and such calls run code made for any strides, compiled at the first of
 them. Code reading no element is the same for every layout: it checks nothing, serves all.
 
+Code for threads comes in a second tier (``parallel``'s docstring says why): the first code
+of a function compiled without a count of threads runs its loops serially, and a call that
+ran a large loop the code for threads would split (``threads.threads_wanted``) has that code
+compiled on a thread of its own (:func:`_in_background`; LLVM runs without the GIL), which
+then replaces the first in this object and in the warm cache entry. :func:`wait_for_compiles`
+waits for those compiles.
+
 Code comes, in order, from a *warm* cache entry (no IR needed: the function's IR is not
 even made), from an *object* cache entry (keyed by the printed IR), or from LLVM. Loading it
 goes through :mod:`.loader` where it can, else through LLVM's JIT linker. Only the last two
@@ -44,10 +51,11 @@ Errors = list[tuple[type[BaseException], str]]
 class Code:
     """Loaded machine code of one specialisation; keep it alive as long as its caller."""
 
-    def __init__(self, memory: Any, llvm_ir: str, errors: Errors) -> None:
+    def __init__(self, memory: Any, llvm_ir: str, errors: Errors, asks: bool) -> None:
         self.memory = memory  # a loader.LoadedObject or a jit.LoadedByLLVM
         self.llvm_ir = llvm_ir  # the optimised LLVM IR
         self.errors = errors
+        self.asks = asks  # the first tier, whose large loops ask for code for threads
 
     @property
     def asm(self) -> str:
@@ -91,19 +99,27 @@ class CompiledFunction:
         self._strided: dict[Pattern, tuple[Code, Callable[..., Any]]] = {}
         #: the code the last call ran: its pattern, and whether it was the strided code
         self._last: tuple[Pattern, bool] = (self._pattern(args) if args is not None else (), False)
-        self._call = self._specialise(self._last[0], contiguous=True)
         self._only_scalars = not any(isinstance(t, Tensor) and t.rank for t in params)
+        #: the (pattern, contiguous) whose code for threads is compiled or being compiled
+        self._second_tier: set[tuple[Pattern, bool]] = set()
+        #: the caller of calls with scalars only (one pattern, one layout)
+        self._call = self._specialise(self._last[0], contiguous=True)
 
-    def _specialise(self, pattern: Pattern, contiguous: bool) -> Callable[..., Any]:
+    def _specialise(
+        self, pattern: Pattern, contiguous: bool, second_tier: bool = False
+    ) -> Callable[..., Any]:
+        """The caller of the code for ``pattern`` and the layout, loaded or compiled, now the
+        one calls with them take; ``second_tier``: the code for threads, compiled."""
         options = self._options
         warm = None
         if self._warm_key is not None and options["cache"]:
             layout = "contiguous" if contiguous else "strided"
             warm = f"{self._warm_key}\npattern={pattern} {layout}\n{sorted(options.items())}"
-        entry = cache.load_warm(warm) if warm is not None else None
+        entry = cache.load_warm(warm) if warm is not None and not second_tier else None
         code = _load(entry.obj) if entry is not None else None
         if entry is None or code is None:
             fn = self._ir()
+            threads = options.get("threads")
             obj, code = _machine_code(
                 fn,
                 pattern,
@@ -111,7 +127,8 @@ class CompiledFunction:
                 options["boundscheck"],
                 options["cache"],
                 contiguous,
-                options.get("threads"),
+                threads,
+                ask_for_threads=threads is None and not second_tier,
             )
             entry = WarmEntry(
                 obj, fn.name, tuple(p.type for p in fn.params), tuple(r.type for r in fn.returns)
@@ -120,8 +137,25 @@ class CompiledFunction:
                 cache.store_warm(warm, entry)
         address = code.memory.address("adc_entry")
         call = make_caller(entry.name, list(entry.params), list(entry.returns), address, code.errors)
+        if code.asks:
+            call = self._asking(call, pattern, contiguous)
         (self._code if contiguous else self._strided)[pattern] = (code, call)
+        self._call = call  # the last made: the one when there is one
         return call
+
+    def _asking(self, call: Callable[..., Any], pattern: Pattern, contiguous: bool) -> Callable[..., Any]:
+        """``call`` (code of the first tier), which has the code for threads compiled in the
+        background the first time a call runs a large loop."""
+
+        def asking(*args: Any) -> Any:
+            try:
+                return call(*args)
+            finally:
+                if threads.threads_wanted() and (pattern, contiguous) not in self._second_tier:
+                    self._second_tier.add((pattern, contiguous))
+                    _in_background(lambda: self._specialise(pattern, contiguous, second_tier=True))
+
+        return asking
 
     def __call__(self, *args: Any) -> Any:
         if self._only_scalars:  # one specialisation: no pattern to look for
@@ -141,7 +175,8 @@ class CompiledFunction:
 
     @property
     def llvm_ir(self) -> str:
-        """The optimised LLVM IR of the code the last call ran."""
+        """The optimised LLVM IR of the code calls like the last one run (the last call's, or
+        the code for threads that a compile in the background has put in its place)."""
         return self._last_code().llvm_ir
 
     @property
@@ -151,6 +186,37 @@ class CompiledFunction:
     def _last_code(self) -> Code:
         pattern, strided = self._last
         return (self._strided if strided else self._code)[pattern][0]
+
+
+_compiling: set[Any] = set()  # threading.Thread, imported with the first
+
+
+def _in_background(work: Callable[[], Any]) -> None:
+    """Run ``work``, a compile, on a thread of its own. Not a daemon thread: the interpreter
+    waits for it at exit rather than unload LLVM under it."""
+    import threading
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as e:  # a bug: the first tier's code, correct and serial, stays
+            import warnings
+
+            warnings.warn(
+                f"adcompiler: compiling code for threads failed ({e!r}); loops stay serial", stacklevel=1
+            )
+        finally:
+            _compiling.discard(thread)
+
+    thread = threading.Thread(target=run, name="adcompiler: code for threads")
+    _compiling.add(thread)
+    thread.start()
+
+
+def wait_for_compiles() -> None:
+    """Wait until the code for threads being compiled in the background is in use."""
+    for thread in list(_compiling):
+        thread.join()
 
 
 def compile_function(
@@ -178,11 +244,13 @@ def _machine_code(
     use_cache: bool,
     contiguous: bool = True,
     threads: int | None = None,
+    ask_for_threads: bool = False,
 ) -> tuple[str, Code]:
     """The machine code of ``fn`` for one pattern and layout (``contiguous``: for arrays whose
     last axis is, the usual code), and the name of its object entry: from the on-disk cache,
-    else from LLVM. ``threads``: see :func:`compile_function`."""
-    name = _object_key(fn, fastmath, boundscheck, pattern, contiguous, threads)
+    else from LLVM. ``threads``: see :func:`compile_function`; ``ask_for_threads``: the
+    first tier (see ``parallel``)."""
+    name = _object_key(fn, fastmath, boundscheck, pattern, contiguous, threads, ask_for_threads)
     hit = _load(name) if use_cache else None
     if hit is not None:
         return name, hit
@@ -201,16 +269,22 @@ def _machine_code(
         ones=pattern,
         contiguous=contiguous,
         threads=threads,
+        ask_for_threads=ask_for_threads,
     )
     core = lowerer.build()
     errors = lowerer.errors
     build_entry(fn, module, core, errors, lowerer.assumes_contiguous)
     llvm_ir, obj = jit.compile_module(str(module))
-    parallel = "adc_pool_worker" in module.globals
-    meta = {"errors": [(e.__name__, m) for e, m in errors], "llvm_ir": llvm_ir, "parallel": parallel}
+    parallel, asks = "adc_pool_worker" in module.globals, "adc_threads_wanted" in module.globals
+    meta = {
+        "errors": [(e.__name__, m) for e, m in errors],
+        "llvm_ir": llvm_ir,
+        "parallel": parallel,
+        "asks": asks,
+    }
     if use_cache:
         cache.store_object(name, obj, meta)
-    return name, _code(obj, llvm_ir, errors, parallel)
+    return name, _code(obj, llvm_ir, errors, parallel, asks)
 
 
 def _load(name: str) -> Code | None:
@@ -220,12 +294,12 @@ def _load(name: str) -> Code | None:
         return None
     obj, meta = found
     errors = [(_EXCEPTIONS[e], message) for e, message in meta["errors"]]
-    return _code(obj, meta["llvm_ir"], errors, meta.get("parallel", False))
+    return _code(obj, meta["llvm_ir"], errors, meta["parallel"], meta["asks"])
 
 
-def _code(obj: bytes, llvm_ir: str, errors: Errors, parallel: bool) -> Code:
+def _code(obj: bytes, llvm_ir: str, errors: Errors, parallel: bool, asks: bool) -> Code:
     """Load an object file; code with parallel loops offers the pool its thread function."""
-    code = Code(_link(obj), llvm_ir, errors)
+    code = Code(_link(obj), llvm_ir, errors, asks)
     if parallel:
         threads.adopt(code.memory, code.memory.address("adc_pool_worker"))
     return code
@@ -244,14 +318,20 @@ def _link(obj: bytes) -> Any:
 
 
 def _object_key(
-    fn: Function, fastmath: bool, boundscheck: bool, pattern: Pattern, contiguous: bool, threads: int | None
+    fn: Function,
+    fastmath: bool,
+    boundscheck: bool,
+    pattern: Pattern,
+    contiguous: bool,
+    threads: int | None,
+    ask_for_threads: bool,
 ) -> str:
     """The name of the object entry of ``fn``: its printed IR, plus what printing leaves out
     (source positions and array constants), the options, the pattern and the layout. (The
     count of threads is in the code only when the function was compiled with one.)"""
     parts = [
         str(fn),
-        f"fastmath={fastmath} boundscheck={boundscheck} threads={threads}",
+        f"fastmath={fastmath} boundscheck={boundscheck} threads={threads} ask={ask_for_threads}",
         f"pattern={pattern} contiguous={contiguous}",
     ]
     for op in fn.walk():

@@ -59,6 +59,7 @@ class Lowerer:
         ones: Pattern = (),
         contiguous: bool = False,
         threads: int | None = None,
+        ask_for_threads: bool = False,
     ) -> None:
         self.fn = fn
         #: which axes of the array parameters have length 1 (see :func:`pattern_of`)
@@ -83,6 +84,12 @@ class Lowerer:
         #: how many threads large loops may use (``parallel``): None for the process's count
         #: at run time, 1 for serial code
         self.threads = threads
+        #: the first tier of code for threads: loops run serially and ask for the code that
+        #: runs them on threads when they are large (``parallel.ask``)
+        self.ask_for_threads = ask_for_threads and threads != 1
+        #: while emitting a loop body that asks for threads: whether it could run in a chunk
+        #: function still (``parallel.ask``; None elsewhere)
+        self.outlinable: bool | None = None
         #: the chunk function a loop body is being emitted into (see ``parallel.split_loop``)
         self.chunk: ir.Function | None = None
         #: the exceptions the function can raise: status k means errors[k - 1]
@@ -304,10 +311,14 @@ class Lowerer:
             self.rt.decref(self.builder, a.meminfo)
 
     def _not_in_chunk(self, meminfo: ir.Value | None = None) -> None:
-        """Raise NotParallel in a loop body outlined to run on threads (a null ``meminfo``
-        is memory nobody counts: no code, so allowed)."""
-        if self.chunk is not None and not isinstance(meminfo, ir.Constant):
+        """Raise NotParallel in a loop body outlined to run on threads, and note it in one
+        that would be (a null ``meminfo`` is memory nobody counts: no code, so allowed)."""
+        if isinstance(meminfo, ir.Constant):
+            return
+        if self.chunk is not None:
             raise NotParallel
+        if self.outlinable:
+            self.outlinable = False
 
     def owned_copy(self, value: Lowered, t: Type) -> Lowered:
         """``value`` with every array in memory the function allocated (what it may return)."""

@@ -113,6 +113,9 @@ def _on_threads(
     one to the bit. (The chunk sums ``range(n)`` whole, in one part, when the sum is small.)
     """
     b = lw.builder
+    if parallel.asking(lw):
+        large = b.and_(parallel.large(lw, n, cost), b.icmp_signed(">", n, _i(_BLOCK)))
+        return parallel.ask(lw, large, lambda: part(_i(0), n))
     if not parallel.outlining(lw):
         return part(_i(0), n)
     threaded = parallel.large(lw, n, cost)

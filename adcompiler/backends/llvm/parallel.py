@@ -17,12 +17,21 @@ the body asks for any of those (``Lowerer.fail_if``, ``blocks``, ``incref``), it
 
 Large float sums use the same machinery through :func:`split` (``pairwise``): their two
 halves are two tasks.
+
+Code for threads is compiled in a second tier. Outlining and the pool's code cost compile
+time (an eighth of the LLVM work of a network's gradient) that most functions never use back:
+their loops are small. So the first code compiled for a function (``Lowerer.ask_for_threads``)
+runs every loop serially, in place; where a loop could run on threads (its body could be
+outlined: :func:`ask`), it tells the process when it is large, by setting ``threads``'
+``adc_threads_wanted``. The function's wrapper sees that after the call and compiles the
+code described above in the background (``compiled``), then calls that instead. Both give
+the same results to the bit, so the switch is invisible but for the speed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from llvmlite import ir
 
@@ -50,6 +59,7 @@ CHUNKS_PER_THREAD = 32
 #: how often the caller looks whether the other threads are done before it sleeps
 SPIN = 1024
 
+T = TypeVar("T")
 VOID = ir.VoidType()
 CHUNK = ir.FunctionType(VOID, [I8P, I64, I64])
 
@@ -63,14 +73,41 @@ def split_loop(lw: Lowerer, shape: Sequence[ir.Value], body: Callable[[ir.Value,
     """Emit ``body(lo, hi)``, the loops visiting the indices of ``shape`` whose first is in
     ``range(lo, hi)``, for all of them: on several threads when the loop is large."""
     n = shape[0]
-    if not outlining(lw) or not split(lw, n, _work(lw, shape), body):
+    if asking(lw):
+        ask(lw, _work(lw, shape), lambda: body(ir.Constant(I64, 0), n))
+    elif not outlining(lw) or not split(lw, n, _work(lw, shape), body):
         body(ir.Constant(I64, 0), n)
 
 
 def outlining(lw: Lowerer) -> bool:
     """Whether loops emitted now may be outlined to run on threads (not in serial code, code
     that seldom runs, or a chunk)."""
-    return lw.threads != 1 and not lw.in_rare_code and lw.chunk is None
+    return lw.threads != 1 and not lw.ask_for_threads and not lw.in_rare_code and lw.chunk is None
+
+
+def asking(lw: Lowerer) -> bool:
+    """Whether loops emitted now run serially and ask for the code that runs them on threads
+    when they are large (see the module's docstring)."""
+    return lw.ask_for_threads and not lw.in_rare_code and lw.outlinable is None
+
+
+def ask(lw: Lowerer, large: ir.Value, emit: Callable[[], T]) -> T:
+    """``emit()`` the loop in place (its result is returned), then, when ``large`` (an i1) and the process lets loops
+    use more than one thread, set ``adc_threads_wanted`` -- unless the loop's body did what a
+    chunk function cannot (:class:`NotParallel`): its code for threads would be this one."""
+    outer, lw.outlinable = lw.outlinable, True
+    try:
+        result = emit()
+        outlinable = lw.outlinable
+    finally:
+        lw.outlinable = outer
+    if not outlinable:
+        return result
+    b = lw.builder
+    several = b.icmp_signed(">", _thread_count(lw), ir.Constant(I64, 1))
+    with b.if_then(b.and_(large, several), likely=False):
+        b.store(ir.Constant(I64, 1), _global(lw.module, "adc_threads_wanted", I64))
+    return result
 
 
 def large(lw: Lowerer, elements: ir.Value, cost: int) -> ir.Value:

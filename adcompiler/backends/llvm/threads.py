@@ -7,6 +7,8 @@ such module loaded gives the pool its thread function (:func:`adopt`) and is kep
 for the life of the process: the pool's threads run its code. They are started by the
 first loop that wants them (``pthread_create``) and then wait on a condition variable.
 
+- ``adc_threads_wanted``: set by serial code of the first tier when it ran a loop that its
+  code for threads would split (``parallel``'s docstring says why there are two tiers).
 - ``adc_threads``: how many threads a loop may use when the function was compiled without a
   count of its own (``jit(f, threads=N)``). It is read when a loop runs, so cached code
   follows :func:`set_num_threads`. Default: the CPUs this process may run on, or
@@ -64,6 +66,9 @@ def default_threads() -> int:
 
 
 _THREADS = ctypes.c_int64(default_threads())
+#: set by code of the first tier when a loop its code for threads would split is large
+#: (``parallel.ask``): the wrapper then has that code compiled (``compiled``)
+_WANTED = ctypes.c_int64(0)
 _libc = ctypes.CDLL(None)
 _libc.calloc.restype, _libc.calloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t, ctypes.c_size_t]
 #: the pool, never freed (its threads wait on it until the process ends, interpreter shutdown
@@ -83,6 +88,15 @@ def set_num_threads(count: int) -> None:
     if int(count) < 1:
         raise ValueError("the number of threads must be at least 1")
     _THREADS.value = int(count)
+
+
+def threads_wanted() -> bool:
+    """Whether a large loop asked for code that runs it on threads since the last time this
+    was asked (compiled code runs holding the GIL: the call just made asked)."""
+    if not _WANTED.value:
+        return False
+    _WANTED.value = 0
+    return True
 
 
 def _field(offset: int) -> ctypes.c_int64:
@@ -124,7 +138,11 @@ if hasattr(os, "register_at_fork"):
 
 def symbols() -> dict[str, int]:
     """The addresses compiled code links to for its threads, by name."""
-    table = {"adc_threads": ctypes.addressof(_THREADS), "adc_pool": _POOL}
+    table = {
+        "adc_threads": ctypes.addressof(_THREADS),
+        "adc_threads_wanted": ctypes.addressof(_WANTED),
+        "adc_pool": _POOL,
+    }
     for name in PTHREAD:
         fn = getattr(_libc, name, None)
         if fn is None:  # glibc before 2.34: in libpthread
