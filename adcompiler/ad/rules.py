@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import NotDifferentiableError
 from .sym import (
@@ -81,13 +80,13 @@ def elementwise(name: str, dydx: Callable[..., Sym]) -> None:
     defjvp(name, lambda t, y, x: t * dydx(y, x))
 
 
-@dataclass
 class Scatter:
     """A contribution to ``x[index]`` only: accumulated with ``index_add`` (no dense zeros)."""
 
-    g: Sym
-    parts: tuple[Sym, ...]
-    index: tuple
+    __slots__ = ("g", "parts", "index")
+
+    def __init__(self, g: Sym, parts: tuple[Sym, ...], index: tuple) -> None:
+        self.g, self.parts, self.index = g, parts, index
 
 
 # ------------------------------------------------------------------ elementwise maps

@@ -15,7 +15,6 @@ from __future__ import annotations
 import builtins
 import math
 import types
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,55 +22,68 @@ import numpy as np
 from ..errors import Loc, UnsupportedSyntaxError
 
 
-@dataclass(frozen=True)
 class ModuleRef:
     """A module: ``kind`` is ``numpy``, ``math``, ``ad`` or ``other``; ``path`` the dotted
     submodule inside it (``linalg``); ``name`` how the user's code spells it."""
 
-    kind: str
-    path: str
-    name: str
-    obj: Any
+    __slots__ = ("kind", "path", "name", "obj")
+
+    def __init__(self, kind: str, path: str, name: str, obj: Any) -> None:
+        self.kind, self.path, self.name, self.obj = kind, path, name, obj
 
 
-@dataclass(frozen=True)
 class LibFunc:
     """A library function: ``lib`` is ``numpy``, ``math``, ``builtin`` or ``ad``; ``name`` its
     (dotted) name in that library, e.g. ``linalg.norm``. Whether adcompiler supports it is
-    decided by the call tables."""
+    decided by the call tables. Equal to another of the same function (the only symbol
+    compared: ``func == LibFunc("builtin", "range")``)."""
 
-    lib: str
-    name: str
+    __slots__ = ("lib", "name")
+
+    def __init__(self, lib: str, name: str) -> None:
+        self.lib, self.name = lib, name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LibFunc) and (self.lib, self.name) == (other.lib, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.lib, self.name))
 
 
-@dataclass(frozen=True)
 class Constant:
     """A compile-time constant (float, int, bool, None, ndarray or a tuple of them)."""
 
-    value: Any
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
-@dataclass(frozen=True)
 class Helper:
     """A plain Python function of the user's: inlined where it is called."""
 
-    func: types.FunctionType
+    __slots__ = ("func",)
+
+    def __init__(self, func: types.FunctionType) -> None:
+        self.func = func
 
 
-@dataclass(frozen=True)
 class Custom:
     """A function with a user-defined derivative (``@ad.custom_vjp``/``@ad.custom_jvp``)."""
 
-    rule: Any
-    name: str
+    __slots__ = ("rule", "name")
+
+    def __init__(self, rule: Any, name: str) -> None:
+        self.rule, self.name = rule, name
 
 
-@dataclass(frozen=True)
 class Opaque:
     """Anything else: refused with a message naming it, where it is used."""
 
-    name: str
-    obj: Any
+    __slots__ = ("name", "obj")
+
+    def __init__(self, name: str, obj: Any) -> None:
+        self.name, self.obj = name, obj
 
 
 Symbol = ModuleRef | LibFunc | Constant | Helper | Custom | Opaque

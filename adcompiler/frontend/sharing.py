@@ -4,7 +4,7 @@ arguments' arrays (:class:`Summary`), and what types tell it (:class:`TypeFacts`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..errors import Loc
 
@@ -46,31 +46,44 @@ class Origin:
     row: Row | None = None
 
 
-@dataclass(frozen=True)
 class Summary:
     """What a helper does to its caller's arrays: the parameters it may write into (with
     where), for each of them the other parameters whose arrays it may read after such a write
     (or return), and the parameters its result may share."""
 
-    writes: dict[str, Loc]
-    returns: frozenset[str]
-    reads_after: dict[str, frozenset[str]] = field(default_factory=dict)
-    #: without types: the positions (``TypeFacts``'s keys) whose types would have mattered
-    asked: frozenset[tuple] = frozenset()
+    __slots__ = ("writes", "returns", "reads_after", "asked")
+
+    def __init__(
+        self,
+        writes: dict[str, Loc],
+        returns: frozenset[str],
+        reads_after: dict[str, frozenset[str]] | None = None,
+        asked: frozenset[tuple] = frozenset(),
+    ) -> None:
+        self.writes, self.returns = writes, returns
+        self.reads_after = reads_after if reads_after is not None else {}
+        #: without types: the positions (``TypeFacts``'s keys) whose types would have mattered
+        self.asked = asked
 
 
-@dataclass(frozen=True)
 class TypeFacts:
     """What the typed IR of one call signature says about the user's expressions, by source
     position ``(file, line, col)`` (the position every op keeps of the expression it was
     lowered from)."""
 
-    #: subscripts by integers alone whose result holds an array (a row of a matrix, an array
-    #: item of a tuple): positions with the depth of the subscript in a chain (``m[0][1]``:
-    #: ``m[0]`` is 0, the outer one 1), as several start at one position
-    views: frozenset[tuple[str, int, int, int]] = frozenset()
-    #: ``y op= v`` statements whose ``y`` is an array (updated in place): positions with the op
-    updated: frozenset[tuple[str, int, int, str]] = frozenset()
+    __slots__ = ("views", "updated")
+
+    def __init__(
+        self,
+        views: frozenset[tuple[str, int, int, int]],
+        updated: frozenset[tuple[str, int, int, str]],
+    ) -> None:
+        #: subscripts by integers alone whose result holds an array (a row of a matrix, an
+        #: array item of a tuple): positions with the depth of the subscript in a chain
+        #: (``m[0][1]``: ``m[0]`` is 0, the outer one 1), as several start at one position
+        self.views = views
+        #: ``y op= v`` statements whose ``y`` is an array (updated in place): positions with the op
+        self.updated = updated
 
 
 def argument_name(param: str) -> str:
@@ -78,15 +91,22 @@ def argument_name(param: str) -> str:
     return f"<argument {param}>"
 
 
-@dataclass
 class Sharing:
     """Which names may share an array: a symmetric relation, each pair with its origin; and
     which names are known to hold arrays (``y += v`` writes in place only into an array)."""
 
-    pairs: dict[str, dict[str, Origin]] = field(default_factory=dict)
-    arrays: set[str] = field(default_factory=set)
-    #: the least value of each name a ``for`` over ``range`` binds (until it is rebound)
-    least: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("pairs", "arrays", "least")
+
+    def __init__(
+        self,
+        pairs: dict[str, dict[str, Origin]] | None = None,
+        arrays: set[str] | None = None,
+        least: dict[str, int] | None = None,
+    ) -> None:
+        self.pairs = pairs if pairs is not None else {}
+        self.arrays = arrays if arrays is not None else set()
+        #: the least value of each name a ``for`` over ``range`` binds (until it is rebound)
+        self.least = least if least is not None else {}
 
     def copy(self) -> Sharing:
         return Sharing(

@@ -10,21 +10,18 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Loc, UnsupportedSyntaxError
 
 
-@dataclass(frozen=True)
 class Source:
     """A function's source: its file, first line, indentation and original lines."""
 
-    file: str
-    first_line: int
-    indent: int
-    lines: tuple[str, ...]
-    func: str
+    __slots__ = ("file", "first_line", "indent", "lines", "func")
+
+    def __init__(self, file: str, first_line: int, indent: int, lines: tuple[str, ...], func: str) -> None:
+        self.file, self.first_line, self.indent, self.lines, self.func = file, first_line, indent, lines, func
 
     def loc(self, node: ast.AST | None) -> Loc:
         """Where ``node`` (of the dedented parse) is in the user's file."""

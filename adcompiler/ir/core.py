@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Loc
@@ -89,17 +88,17 @@ class Op:
             yield from region.walk()
 
 
-@dataclass(eq=False)
 class Region:
     """A block with arguments, a list of ops and a terminator ``yields``."""
 
-    args: list[Value] = field(default_factory=list)
-    ops: list[Op] = field(default_factory=list)
-    yields: list[Value] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self, args: list[Value] | None = None, ops: list[Op] | None = None, yields: list[Value] | None = None
+    ) -> None:
+        self.args: list[Value] = args if args is not None else []
         for a in self.args:
             a.owner = self
+        self.ops: list[Op] = ops if ops is not None else []
+        self.yields: list[Value] = yields if yields is not None else []
 
     def add_arg(self, value: Value) -> Value:
         value.owner = self
@@ -111,19 +110,26 @@ class Region:
             yield from op.walk()
 
 
-@dataclass(eq=False)
 class Function:
     """A function: parameters are ``body.args``, the returned values ``body.yields``."""
 
-    name: str
-    body: Region
-    #: parameter names as the user wrote them (same order as ``body.args``)
-    param_names: list[str]
-    loc: Loc | None = None
-    #: free-form facts later stages attach (e.g. the checkpoint plan), printed as comments
-    notes: list[str] = field(default_factory=list)
-    #: default values of parameters that have one (Python constants), by parameter name
-    defaults: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        name: str,
+        body: Region,
+        param_names: list[str],
+        loc: Loc | None = None,
+        notes: list[str] | None = None,
+        defaults: dict[str, Any] | None = None,
+    ) -> None:
+        self.name, self.body = name, body
+        #: parameter names as the user wrote them (same order as ``body.args``)
+        self.param_names = param_names
+        self.loc = loc
+        #: free-form facts later stages attach (e.g. the checkpoint plan), printed as comments
+        self.notes = notes if notes is not None else []
+        #: default values of parameters that have one (Python constants), by parameter name
+        self.defaults: dict[str, Any] = defaults if defaults is not None else {}
 
     @property
     def params(self) -> list[Value]:

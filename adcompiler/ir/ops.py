@@ -9,7 +9,6 @@ Python emission in :mod:`adcompiler.backends.python.emit` and its LLVM lowering 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .types import (
@@ -30,24 +29,33 @@ from .types import (
 TypeRule = Callable[[Sequence[Type], dict[str, Any]], list[Type]]
 
 
-@dataclass(frozen=True)
 class OpDef:
     """The kind of an op: everything about it that is not a derivative or a backend."""
 
-    name: str
-    family: str
-    #: computes result types from operand types (None for ops whose result types are
-    #: fixed when they are built: pop, undef, control flow)
-    type_rule: TypeRule | None
-    #: names of the attributes this op takes
-    attrs: tuple[str, ...] = ()
-    #: no side effects: may be removed when unused, merged when equal (CSE)
-    pure: bool = True
-    #: number of regions (control flow)
-    n_regions: int = 0
-    #: a one-line description, shown by the printer's legend and in docs
-    doc: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    __slots__ = ("name", "family", "type_rule", "attrs", "pure", "n_regions", "doc")
+
+    def __init__(
+        self,
+        name: str,
+        family: str,
+        type_rule: TypeRule | None,
+        attrs: tuple[str, ...] = (),
+        pure: bool = True,
+        n_regions: int = 0,
+        doc: str = "",
+    ) -> None:
+        self.name, self.family = name, family
+        #: computes result types from operand types (None for ops whose result types are
+        #: fixed when they are built: pop, undef, control flow)
+        self.type_rule = type_rule
+        #: names of the attributes this op takes
+        self.attrs = attrs
+        #: no side effects: may be removed when unused, merged when equal (CSE)
+        self.pure = pure
+        #: number of regions (control flow)
+        self.n_regions = n_regions
+        #: a one-line description, shown by the printer's legend and in docs
+        self.doc = doc
 
 
 OPS: dict[str, OpDef] = {}

@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..ir.core import Function
 from ..ir.verifier import verify
@@ -20,11 +19,11 @@ from ..ir.verifier import verify
 Pass = Callable[[Function], Function]
 
 
-@dataclass
 class PassManager:
-    passes: list[tuple[str, Pass]] = field(default_factory=list)
-    #: seconds spent in each pass over this manager's runs
-    timings: dict[str, float] = field(default_factory=dict)
+    def __init__(self, passes: list[tuple[str, Pass]], timings: dict[str, float]) -> None:
+        self.passes = passes
+        #: seconds spent in each pass over this manager's runs
+        self.timings = timings
 
     def add(self, name: str, run: Pass) -> PassManager:
         self.passes.append((name, run))

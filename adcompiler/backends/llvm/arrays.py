@@ -10,7 +10,6 @@ copies once otherwise, so the caller's arrays are never written.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -174,7 +173,6 @@ def _trimmed_length(
     return lw.trimmed[key]
 
 
-@dataclass
 class Gather:
     """The integer arrays of an index (NumPy's advanced indexing), after its basic part.
 
@@ -184,13 +182,22 @@ class Gather:
     go where the arrays and ints of the index stand when they are adjacent; else first.
     """
 
-    batch: list[ir.Value]
-    #: how many window axes come before the batch axes in the result
-    at: int
-    #: per array: its reader over ``batch``, and the length and stride of the axis it indexes
-    arrays: list[tuple[Reader, ir.Value, ir.Value, int]]
-    #: arrays made for the index (a mask's positions), released after :meth:`visit`
-    made: list[ArrayVal]
+    __slots__ = ("batch", "at", "arrays", "made")
+
+    def __init__(
+        self,
+        batch: list[ir.Value],
+        at: int,
+        arrays: list[tuple[Reader, ir.Value, ir.Value, int]],
+        made: list[ArrayVal],
+    ) -> None:
+        self.batch = batch
+        #: how many window axes come before the batch axes in the result
+        self.at = at
+        #: per array: its reader over ``batch``, and the length and stride of the axis it indexes
+        self.arrays = arrays
+        #: arrays made for the index (a mask's positions), released after :meth:`visit`
+        self.made = made
 
     def shape(self, window: Sequence[ir.Value]) -> list[ir.Value]:
         """The shape of ``x[index]``, given the shape of the basic window."""

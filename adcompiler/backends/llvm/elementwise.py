@@ -287,6 +287,7 @@ def alloc_array(lw: Lowerer, dtype: str, shape: Sequence[ir.Value], zero: bool =
     nbytes = index_mul(b, count, ir.Constant(I64, ITEMSIZE[dtype]))
     meminfo = lw.rt.alloc(b, nbytes, zero, lw.blocks())
     lw.fail_if(b.icmp_unsigned("==", meminfo, ir.Constant(meminfo.type, None)), MemoryError, "out of memory")
+    lw.allocated[id(meminfo)] = meminfo
     return ArrayVal(dtype, lw.rt.data_of(b, meminfo, ELEMENT[dtype]), meminfo, list(shape), strides)
 
 

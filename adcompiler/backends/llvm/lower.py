@@ -72,6 +72,9 @@ class Lowerer:
         self.unit_strides: dict[int, ir.Value] = {}
         #: dims (LLVM values, by identity) known not to be 1: see ``elementwise.known_not_one``
         self.not_one: dict[int, ir.Value] = {}
+        #: meminfos (LLVM values, by identity) of blocks this call allocated: never null where
+        #: they are used (``elementwise.alloc_array`` leaves the function when one is)
+        self.allocated: dict[int, ir.Value] = {}
         #: shared lengths of slices trimming a constant off a parameter's axis, by (dim, constant)
         #: (see ``arrays.slice_range``)
         self.trimmed: dict[tuple[int, int], ir.Value] = {}
@@ -328,6 +331,9 @@ class Lowerer:
             return value
         if isinstance(value.meminfo, ir.Constant):
             return arrays.copy_array(self, value)
+        if id(value.meminfo) in self.allocated:
+            # surely ours: no run-time test, and no copy for LLVM to read before removing it
+            return value
         borrowed = self.builder.icmp_unsigned("==", value.meminfo, ir.Constant(value.meminfo.type, None))
         return self.choose(borrowed, lambda: arrays.copy_array(self, value), lambda: value, t)
 

@@ -11,7 +11,6 @@ before the loop, and each push inside is a plain store with no capacity test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
@@ -28,12 +27,13 @@ _INITIAL_CAPACITY = 16
 _NULL = ir.Constant(I8P, None)
 
 
-@dataclass
 class Tape:
-    type: Type
-    record: ir.LiteralStructType
-    #: pointer to the {record*, i64 length, i64 capacity} slot
-    slot: ir.Value
+    __slots__ = ("type", "record", "slot")
+
+    def __init__(self, type: Type, record: ir.LiteralStructType, slot: ir.Value) -> None:
+        self.type, self.record = type, record
+        #: pointer to the {record*, i64 length, i64 capacity} slot
+        self.slot = slot
 
     def field(self, b: ir.IRBuilder, k: int) -> ir.Value:
         return b.gep(self.slot, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True)

@@ -16,7 +16,6 @@ they are *flattened* into leaves: for an array ``data, meminfo, *shape, *strides
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 from llvmlite import ir
 
@@ -37,7 +36,6 @@ ELEMENT = {"f64": F64, "i64": I64, "bool": I8}
 ITEMSIZE = {"f64": 8, "i64": 8, "bool": 1}
 
 
-@dataclass
 class ArrayVal:
     """An n-d strided array. ``strides`` count elements, not bytes.
 
@@ -46,18 +44,18 @@ class ArrayVal:
     meminfo of the array they look into.
     """
 
-    dtype: str
-    data: ir.Value
-    meminfo: ir.Value
-    shape: list[ir.Value]
-    strides: list[ir.Value]
+    __slots__ = ("dtype", "data", "meminfo", "shape", "strides")
+
+    def __init__(
+        self, dtype: str, data: ir.Value, meminfo: ir.Value, shape: list[ir.Value], strides: list[ir.Value]
+    ) -> None:
+        self.dtype, self.data, self.meminfo, self.shape, self.strides = dtype, data, meminfo, shape, strides
 
     @property
     def rank(self) -> int:
         return len(self.shape)
 
 
-@dataclass
 class Deferred:
     """An elementwise array not computed yet: ``load(index)`` yields the element at ``index``.
 
@@ -67,28 +65,34 @@ class Deferred:
     nothing; see ``elementwise.guard_of``): consumers are then emitted twice, see :meth:`~.lower.Lowerer.lower_op`.
     """
 
-    dtype: str
-    shape: list[ir.Value]
-    load: Callable[[Sequence[ir.Value]], ir.Value]
-    guard: ir.Value | None = None
+    __slots__ = ("dtype", "shape", "load", "guard")
+
+    def __init__(
+        self,
+        dtype: str,
+        shape: list[ir.Value],
+        load: Callable[[Sequence[ir.Value]], ir.Value],
+        guard: ir.Value | None = None,
+    ) -> None:
+        self.dtype, self.shape, self.load, self.guard = dtype, shape, load, guard
 
     @property
     def rank(self) -> int:
         return len(self.shape)
 
 
-@dataclass
 class Slice:
     """One term of a :class:`Scatter`: ``value`` (of ``dtype``) added to ``[start:stop]``
     along the scatter's axis."""
 
-    value: ArrayVal | Deferred | ir.Value
-    dtype: str
-    start: ir.Value
-    stop: ir.Value
+    __slots__ = ("value", "dtype", "start", "stop")
+
+    def __init__(
+        self, value: ArrayVal | Deferred | ir.Value, dtype: str, start: ir.Value, stop: ir.Value
+    ) -> None:
+        self.value, self.dtype, self.start, self.stop = value, dtype, start, stop
 
 
-@dataclass
 class Scatter:
     """A new f64 array of zeros with slices along ``axis`` added to it, not written yet.
 
@@ -97,11 +101,19 @@ class Scatter:
     the conjunction of its terms' guards (see :class:`Deferred`).
     """
 
-    shape: list[ir.Value]
-    terms: list[Slice]
-    #: the axis the slices are along (None until the first is added)
-    axis: int | None = None
-    guard: ir.Value | None = None
+    __slots__ = ("shape", "terms", "axis", "guard")
+
+    def __init__(
+        self,
+        shape: list[ir.Value],
+        terms: list[Slice],
+        axis: int | None = None,
+        guard: ir.Value | None = None,
+    ) -> None:
+        self.shape, self.terms = shape, terms
+        #: the axis the slices are along (None until the first is added)
+        self.axis = axis
+        self.guard = guard
 
 
 Lowered = ir.Value | ArrayVal | Deferred | Scatter | tuple | None
