@@ -1,7 +1,9 @@
-"""A check shared by the LLVM tests: compiled calls leave only their results allocated."""
+"""Checks shared by the LLVM tests: compiled calls leave only their results allocated; how
+many allocations compiled code makes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -27,3 +29,9 @@ def assert_only_results_stay_allocated(calls: Sequence[Call]) -> None:
                 with pytest.raises(exc):
                     f(*raising)
             assert live_allocations() == before
+
+
+def allocation_calls(llvm_ir: str) -> int:
+    """The calls allocating a block in optimised LLVM IR (the library's helpers ``adc_alloc``
+    and ``adc_alloc_zero``: ``runtime.Runtime.alloc_function``)."""
+    return len(re.findall(r"call .*@(adc_alloc|adc_alloc_zero)\(", llvm_ir))

@@ -22,7 +22,7 @@ import pytest
 from finite_diff import assert_grad_close, numerical_grad
 
 import adcompiler as ad
-from adcompiler.backends.llvm import compiled, live_allocations, threads
+from adcompiler.backends.llvm import background, live_allocations, threads
 from adcompiler.backends.llvm.parallel import THRESHOLD
 from benchmarks.problems.rosenbrock import rosenbrock
 
@@ -169,7 +169,7 @@ def test_small_loops_stay_serial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     x, y = RNG.normal(size=1000), RNG.normal(size=1000)
     f = ad.jit(elementwise)
     f(x, y)
-    assert not compiled._compiling
+    assert not background._running
     before = threads.parallel_regions()
     assert np.array_equal(f(x, y), ad.jit(elementwise, threads=1)(x, y))
     assert threads.parallel_regions() == before
@@ -215,7 +215,7 @@ def test_set_num_threads_one_keeps_compiled_code_serial(monkeypatch: pytest.Monk
     ad.set_num_threads(1)
     try:
         want = f(x, y)  # the first tier does not ask for threads it may not use
-        assert not compiled._compiling
+        assert not background._running
         ad.set_num_threads(2)
         f(x, y)
         ad.wait_for_compiles()

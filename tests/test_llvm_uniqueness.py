@@ -25,6 +25,7 @@ from adcompiler.ir.core import Function
 from adcompiler.ir.types import F64, Tensor
 from adcompiler.transforms.base import Transformed
 from benchmarks.problems.loop_sum import loop_sum
+from tests.leaks import allocation_calls
 from tests.test_llvm_backend import A1, IDX, _for, jit
 
 X = np.array([0.5, -1.5, 2.0, 0.25, -0.75, 1.25])
@@ -40,10 +41,6 @@ def _carried_unique(fn: Function) -> list[bool]:
         for a in op.regions[0].args[1:]
         if isinstance(a.type, Tensor) and a.type.rank
     ]
-
-
-def _allocations(llvm_ir: str) -> int:
-    return len(re.findall(r"call .*@(malloc|calloc)\(", llvm_ir))
 
 
 def _tests_at_run_time(fn: Function) -> bool:
@@ -94,7 +91,7 @@ def test_write_once_gradient_has_no_copy_on_write_test():
         np.testing.assert_allclose(g(x), ad.grad(loop_sum)(x), rtol=1e-14)
     fn = g._shown_ir()
     assert _carried_unique(fn) == [True] and not _tests_at_run_time(fn)
-    assert _allocations(g.llvm_ir) == 1  # the gradient's: the loop has no copying branch
+    assert allocation_calls(g.llvm_ir) == 1  # the gradient's: the loop has no copying branch
 
 
 @pytest.mark.parametrize("f", [fill, nested_fill])

@@ -21,7 +21,7 @@ import pytest
 
 import adcompiler as ad
 from adcompiler.backends.llvm import compile_function, loader, native
-from adcompiler.backends.llvm.compiled import _link
+from adcompiler.backends.llvm.compiled import link
 from adcompiler.ir.builder import Builder
 from adcompiler.ir.core import Function, Region, Value
 from adcompiler.ir.types import Tensor
@@ -193,7 +193,7 @@ def test_an_unknown_symbol_is_a_load_error():
         loader.load(obj, native.symbols())
     native.add_symbol("adc_no_such_function", ctypes.cast(ctypes.CDLL(None).labs, ctypes.c_void_p).value)
     try:
-        memory = _link(obj)
+        memory = link(obj)
         assert isinstance(memory, loader.LoadedObject) and memory.address("f")
     finally:
         del native._SYMBOLS["adc_no_such_function"]

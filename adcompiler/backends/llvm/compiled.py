@@ -16,7 +16,7 @@ them. Code reading no element is the same for every layout: it checks nothing, s
 Code for threads comes in a second tier (``parallel``'s docstring says why): the first code
 of a function compiled without a count of threads runs its loops serially, and a call that
 ran a large loop the code for threads would split (``threads.threads_wanted``) has that code
-compiled on a thread of its own (:func:`_in_background`; LLVM runs without the GIL), which
+compiled on a thread of its own (``background``; LLVM runs without the GIL), which
 then replaces the first in this object and in the warm cache entry. :func:`wait_for_compiles`
 waits for those compiles.
 
@@ -37,7 +37,7 @@ from ...digest import digest
 from ...errors import NumericError
 from ...ir.core import Function
 from ...ir.types import Tensor, Type
-from . import cache, loader, native, threads
+from . import background, cache, library, loader, native, threads
 from .wrapper import Pattern, StridedArguments, make_caller, pattern_of
 
 #: exceptions the compiled code raises, by name (the cache stores names)
@@ -118,6 +118,7 @@ class CompiledFunction:
         entry = cache.load_warm(warm) if warm is not None and not second_tier else None
         code = _load(entry.obj) if entry is not None else None
         if entry is None or code is None:
+            library.prepare()  # while the IR is made
             fn = self._ir()
             threads = options.get("threads")
             obj, code = _machine_code(
@@ -153,7 +154,9 @@ class CompiledFunction:
             finally:
                 if threads.threads_wanted() and (pattern, contiguous) not in self._second_tier:
                     self._second_tier.add((pattern, contiguous))
-                    _in_background(lambda: self._specialise(pattern, contiguous, second_tier=True))
+                    background.run(
+                        lambda: self._specialise(pattern, contiguous, second_tier=True), "code for threads"
+                    )
 
         return asking
 
@@ -188,35 +191,9 @@ class CompiledFunction:
         return (self._strided if strided else self._code)[pattern][0]
 
 
-_compiling: set[Any] = set()  # threading.Thread, imported with the first
-
-
-def _in_background(work: Callable[[], Any]) -> None:
-    """Run ``work``, a compile, on a thread of its own. Not a daemon thread: the interpreter
-    waits for it at exit rather than unload LLVM under it."""
-    import threading
-
-    def run() -> None:
-        try:
-            work()
-        except Exception as e:  # a bug: the first tier's code, correct and serial, stays
-            import warnings
-
-            warnings.warn(
-                f"adcompiler: compiling code for threads failed ({e!r}); loops stay serial", stacklevel=1
-            )
-        finally:
-            _compiling.discard(thread)
-
-    thread = threading.Thread(target=run, name="adcompiler: code for threads")
-    _compiling.add(thread)
-    thread.start()
-
-
 def wait_for_compiles() -> None:
-    """Wait until the code for threads being compiled in the background is in use."""
-    for thread in list(_compiling):
-        thread.join()
+    """Wait until the code compiled in the background (``background``) is in use."""
+    background.wait()
 
 
 def compile_function(
@@ -276,15 +253,19 @@ def _machine_code(
     build_entry(fn, module, core, errors, lowerer.assumes_contiguous)
     llvm_ir, obj = jit.compile_module(str(module))
     parallel, asks = "adc_pool_worker" in module.globals, "adc_threads_wanted" in module.globals
+    uses_library = any(
+        name in module.globals and module.globals[name].is_declaration for name in library.NAMES
+    )
     meta = {
         "errors": [(e.__name__, m) for e, m in errors],
         "llvm_ir": llvm_ir,
         "parallel": parallel,
         "asks": asks,
+        "library": uses_library,
     }
     if use_cache:
         cache.store_object(name, obj, meta)
-    return name, _code(obj, llvm_ir, errors, parallel, asks)
+    return name, _code(obj, llvm_ir, errors, parallel, asks, uses_library)
 
 
 def _load(name: str) -> Code | None:
@@ -294,18 +275,21 @@ def _load(name: str) -> Code | None:
         return None
     obj, meta = found
     errors = [(_EXCEPTIONS[e], message) for e, message in meta["errors"]]
-    return _code(obj, meta["llvm_ir"], errors, meta["parallel"], meta["asks"])
+    return _code(obj, meta["llvm_ir"], errors, meta["parallel"], meta["asks"], meta["library"])
 
 
-def _code(obj: bytes, llvm_ir: str, errors: Errors, parallel: bool, asks: bool) -> Code:
-    """Load an object file; code with parallel loops offers the pool its thread function."""
-    code = Code(_link(obj), llvm_ir, errors, asks)
+def _code(obj: bytes, llvm_ir: str, errors: Errors, parallel: bool, asks: bool, uses_library: bool) -> Code:
+    """Load an object file (the library first, if it calls it); code with parallel loops
+    offers the pool its thread function."""
+    if uses_library:
+        library.load()
+    code = Code(link(obj), llvm_ir, errors, asks)
     if parallel:
         threads.adopt(code.memory, code.memory.address("adc_pool_worker"))
     return code
 
 
-def _link(obj: bytes) -> Any:
+def link(obj: bytes) -> Any:
     """Load an object file: by our loader where it handles the file, else by LLVM's."""
     if loader.supported():
         try:

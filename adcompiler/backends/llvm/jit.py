@@ -56,15 +56,13 @@ def compile_module(text: str) -> tuple[str, bytes]:
 
 @functools.cache
 def _load_native_libraries() -> None:
-    """Make libc, libm and the runtime's symbols visible to LLVM's JIT linker (once)."""
+    """Make libc and libm visible to LLVM's JIT linker (once)."""
     import ctypes.util  # imports subprocess, and find_library runs ``ldconfig``: only here
 
     for name in ("c", "m"):
         path = ctypes.util.find_library(name)
         if path:
             llvm.load_library_permanently(path)
-    for name, address in native.symbols().items():
-        llvm.add_symbol(name, address)
 
 
 class LoadedByLLVM:
@@ -72,6 +70,8 @@ class LoadedByLLVM:
 
     def __init__(self, obj: bytes) -> None:
         _load_native_libraries()
+        for name, address in native.symbols().items():  # the library's may be new since
+            llvm.add_symbol(name, address)
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
         self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()

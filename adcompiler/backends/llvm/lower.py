@@ -21,7 +21,7 @@ from ...errors import NumericError
 from ...ir.core import Function, Op, Region, Value
 from ...ir.types import NoneT, Tensor, TupleT, Type
 from ...passes import shapes
-from . import arrays, control, elementwise, reductions, scatter, tape
+from . import arrays, control, elementwise, library, reductions, scatter, tape
 from .analysis import Plan
 from .parallel import NotParallel
 from .runtime import Runtime
@@ -79,7 +79,7 @@ class Lowerer:
         #: (see ``arrays.slice_range``)
         self.trimmed: dict[tuple[int, int], ir.Value] = {}
         self.module = module
-        self.rt = Runtime(module)
+        self.rt = Runtime(module, shared=library.shared(fastmath))
         self.plan = Plan(fn)
         #: fast-math flags put on every float instruction
         self.fmf: tuple[str, ...] = ("fast",) if fastmath else ()

@@ -14,10 +14,11 @@ Besides matching NumPy, the eight independent accumulators make the loop through
 The recursion is run by a loop over an explicit stack of tasks (a range to sum, or "add the
 top two partial sums"); a run of at most 128 elements (a row, say) skips the stack.
 
-A run in memory (an array, a row of one) is summed by one helper function of the module,
+A run in memory (an array, a row of one) is summed by one helper function,
 ``adc_pairwise_f64(data, n, stride)``, which every such sum calls: inlined at each sum,
 the stack, the eight lanes and the rest were a third of the LLVM IR of a network's
-gradient. A fused elementwise operand (``np.sum(x * y)``) has no memory to point at, so
+gradient. It is compiled once, in the library module (``library``), except for code
+compiled with ``fastmath=True``, whose additions may be reordered: there it is the module's. A fused elementwise operand (``np.sum(x * y)``) has no memory to point at, so
 its sum runs the stack where it is, and each leaf reads the elements itself: a cheap one
 (``x * y``) once per lane, as the helper reads memory; a costly one (an ``exp``, a longer
 expression) would be nine copies of it that way, so the leaf computes its elements into a
@@ -66,9 +67,9 @@ def pairwise_sum_run(
 
     def part(start: ir.Value, length: ir.Value) -> ir.Value:
         b = lw.builder  # the chunk's, when emitted for threads
-        return b.call(_helper(lw), [b.gep(data, [b.mul(start, stride)], inbounds=True), length, stride])
+        return b.call(sum_function(lw), [b.gep(data, [b.mul(start, stride)], inbounds=True), length, stride])
 
-    return _on_threads(lw, n, 1, part) if halves else lw.builder.call(_helper(lw), [data, n, stride])
+    return _on_threads(lw, n, 1, part) if halves else lw.builder.call(sum_function(lw), [data, n, stride])
 
 
 def pairwise_sum(lw: Lowerer, n: ir.Value, read: Read, cost: int, halves: bool = False) -> ir.Value:
@@ -141,15 +142,16 @@ def _on_threads(
     return b.select(threaded, both, first)
 
 
-def _helper(lw: Lowerer) -> ir.Function:
+def sum_function(lw: Lowerer) -> ir.Function:
     """The module's ``double adc_pairwise_f64(double* data, i64 n, i64 stride)``."""
     fn = lw.module.globals.get(_HELPER)
     if fn is not None:
         return fn
     fn = ir.Function(lw.module, ir.FunctionType(F64, [F64.as_pointer(), I64, I64]), _HELPER)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
-    fn.attributes.add("nounwind")
+    for attribute in ("noinline", "nounwind", "readonly", "argmemonly"):  # what its callers may assume
+        fn.attributes.add(attribute)
+    if not lw.rt.defines(fn):
+        return fn
     data, n, stride = fn.args
     outer_rare, lw.in_rare_code = lw.in_rare_code, False
     try:

@@ -43,10 +43,17 @@ _LIBM = {"expm1", "log1p", "sinh", "cosh", "tanh", "tan", "atan", "asin", "acos"
 
 
 class Runtime:
-    """Declarations and helper functions of one LLVM module, created on first use."""
+    """Declarations and helper functions of one LLVM module, created on first use.
 
-    def __init__(self, module: ir.Module) -> None:
+    ``shared``: the helpers the module only declares, defined once in the library module
+    (``library``); ``exported``: the helpers defined are the library's own (so not private).
+    """
+
+    def __init__(
+        self, module: ir.Module, shared: frozenset[str] = frozenset(), exported: bool = False
+    ) -> None:
         self.module = module
+        self.shared, self.exported = shared, exported
         self._fns: dict[str, ir.Function] = {}
         self._live: ir.GlobalVariable | None = None
 
@@ -83,15 +90,27 @@ class Runtime:
         return self.module.declare_intrinsic(name, types, fnty)
 
     # ------------------------------------------------------------------ reference counts
-    def helper(self, name: str, fnty: ir.FunctionType) -> tuple[ir.Function, ir.IRBuilder | None]:
-        """A private helper function: (function, builder at its entry or None if already built)."""
+    def helper(
+        self, name: str, fnty: ir.FunctionType, attributes: tuple[str, ...] = ()
+    ) -> tuple[ir.Function, ir.IRBuilder | None]:
+        """A helper function with function ``attributes``: (function, builder at its entry,
+        or None if already built or if the library defines it)."""
         if name in self._fns:
             return self._fns[name], None
         fn = ir.Function(self.module, fnty, name)
-        fn.linkage = "internal"
-        fn.attributes.add("nounwind")
         self._fns[name] = fn
-        return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+        for attribute in ("nounwind", *attributes):
+            fn.attributes.add(attribute)
+        return fn, ir.IRBuilder(fn.append_basic_block("entry")) if self.defines(fn) else None
+
+    def defines(self, fn: ir.Function) -> bool:
+        """Whether this module defines the helper ``fn`` (else it stays a declaration of the
+        library's); a definition is private to the module, unless it is the library."""
+        if fn.name in self.shared:
+            return False
+        if not self.exported:
+            fn.linkage = "internal"
+        return True
 
     def new_list(self, builder: ir.IRBuilder) -> ir.Value:
         """The head of an empty list of blocks, in the stack memory ``builder`` allocates from."""
@@ -104,14 +123,20 @@ class Runtime:
     def alloc(self, builder: ir.IRBuilder, nbytes: ir.Value, zero: bool, blocks: ir.Value) -> ir.Value:
         """A new block on the list ``blocks``, with ``nbytes`` of elements and reference count 1;
         null if out of memory."""
+        return builder.call(self.alloc_function(zero), [nbytes, blocks])
+
+    def alloc_function(self, zero: bool) -> ir.Function:
+        """``i8* adc_alloc(i64 nbytes, list*)`` (``adc_alloc_zero``: with the elements zeroed)."""
+        # called, not inlined: a dozen allocations inlined were a sixth of a network
+        # gradient's LLVM IR
         fn, b = self.helper(
-            "adc_alloc_zero" if zero else "adc_alloc", ir.FunctionType(I8P, [I64, BLOCK.as_pointer()])
+            "adc_alloc_zero" if zero else "adc_alloc",
+            ir.FunctionType(I8P, [I64, BLOCK.as_pointer()]),
+            ("noinline",),
         )
-        if b is not None:
-            # called, not inlined: a dozen allocations inlined were a sixth of a network
-            # gradient's LLVM IR; a new block aliases nothing, as malloc's does not
-            fn.attributes.add("noinline")
+        if not fn.return_value.attributes:  # a new block aliases nothing, as malloc's does not
             fn.return_value.add_attribute("noalias")
+        if b is not None:
             size, head = fn.args
             total = b.add(size, ir.Constant(I64, HEADER))
             if zero:
@@ -129,7 +154,7 @@ class Runtime:
                 b.store(block, _field(b, head, _NEXT))
                 self.count(b, +1)
             b.ret(block)
-        return builder.call(fn, [nbytes, blocks])
+        return fn
 
     def free_list(self, builder: ir.IRBuilder, blocks: ir.Value) -> None:
         """Free every block still on the list ``blocks``, whatever its reference count."""
@@ -155,17 +180,23 @@ class Runtime:
         builder.call(fn, [blocks])
 
     def incref(self, builder: ir.IRBuilder, meminfo: ir.Value) -> None:
-        self._adjust(builder, meminfo, "adc_incref", +1)
+        self._adjust(builder, meminfo, +1)
 
     def decref(self, builder: ir.IRBuilder, meminfo: ir.Value) -> None:
-        self._adjust(builder, meminfo, "adc_decref", -1)
+        self._adjust(builder, meminfo, -1)
 
-    def _adjust(self, builder: ir.IRBuilder, meminfo: ir.Value, name: str, delta: int) -> None:
+    def _adjust(self, builder: ir.IRBuilder, meminfo: ir.Value, delta: int) -> None:
         if isinstance(meminfo, ir.Constant):  # a null meminfo: memory nobody here owns
             return
-        fn, b = self.helper(name, ir.FunctionType(ir.VoidType(), [I8P]))
+        builder.call(self.count_function(delta), [meminfo])
+
+    def count_function(self, delta: int) -> ir.Function:
+        """``void adc_incref(i8* meminfo)`` (``delta`` +1), ``adc_decref`` (-1: frees the block
+        at zero); a null meminfo is left alone."""
+        name = "adc_incref" if delta > 0 else "adc_decref"
+        # called, not inlined, as the allocations (see ``alloc_function``)
+        fn, b = self.helper(name, ir.FunctionType(ir.VoidType(), [I8P]), ("noinline",))
         if b is not None:
-            fn.attributes.add("noinline")  # as the allocations (see ``alloc``)
             mi = fn.args[0]
             with b.if_then(b.icmp_unsigned("!=", mi, ir.Constant(I8P, None))):
                 header = b.bitcast(mi, BLOCK.as_pointer())
@@ -180,7 +211,7 @@ class Runtime:
                         b.call(self.libc("free"), [mi])
                         self.count(b, -1)
             b.ret_void()
-        builder.call(fn, [meminfo])
+        return fn
 
     def is_unique(self, builder: ir.IRBuilder, meminfo: ir.Value) -> ir.Value:
         """True when the block is owned here and nothing else refers to it (safe to write)."""

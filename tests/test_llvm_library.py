@@ -1,0 +1,100 @@
+"""The library of helpers compiled once (``backends/llvm/library.py``): modules declare the
+pairwise sum, the allocations and the reference counts instead of defining them; a cold
+process compiles the library once whatever it compiles besides, a warm one loads it from the
+cache without LLVM; code compiled with ``fastmath=True`` keeps a pairwise sum of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import adcompiler as ad
+from adcompiler.backends.llvm import library, native
+
+
+def total(x):
+    return np.sum(x * x)
+
+
+def plain(x):
+    return np.sum(x)
+
+
+def scaled(x):
+    y = np.exp(-x) * 2.0
+    return y / np.sum(y)
+
+
+def definitions(llvm_ir: str, name: str) -> list[str]:
+    return re.findall(rf"^(define|declare)\b.*@{name}\(", llvm_ir, flags=re.MULTILINE)
+
+
+def test_modules_declare_the_helpers():
+    x = np.linspace(-1.0, 1.0, 1001)
+    f = ad.jit(scaled)  # allocates, counts references and sums
+    np.testing.assert_allclose(f(x), scaled(x), rtol=1e-12)
+    for name in ("adc_pairwise_f64", "adc_alloc"):
+        assert definitions(f.llvm_ir, name) == ["declare"], name
+    assert set(library.NAMES) <= set(native.symbols())  # what both linkers resolve
+    g = ad.jit(total)
+    assert g(x) == total(x)  # NumPy's pairwise order, to the bit
+
+
+def test_fastmath_code_sums_with_its_own_helper():
+    x = np.linspace(-1.0, 1.0, 1001)
+    f = ad.jit(plain, fastmath=True)  # an array in memory: summed by the helper
+    np.testing.assert_allclose(f(x), plain(x), rtol=1e-12, atol=1e-12)
+    assert definitions(f.llvm_ir, "adc_pairwise_f64") == ["define"]
+    assert definitions(f.llvm_ir, "adc_alloc") in ([], ["declare"])
+
+
+_CHILD = """
+import json, sys
+import numpy as np, adcompiler as ad
+
+compiles = []
+if sys.argv[1] == "cold":
+    from adcompiler.backends.llvm import jit
+
+    compile_module = jit.compile_module
+    jit.compile_module = lambda text: compiles.append(text.count("define")) or compile_module(text)
+
+def total(x):
+    return np.sum(x * x)
+
+def scaled(x):
+    y = np.exp(-x) * 2.0
+    return y / np.sum(y)
+
+x = np.linspace(-1.0, 1.0, 1001)
+ok = ad.jit(total)(x) == total(x) and np.allclose(ad.jit(scaled)(x), scaled(x), rtol=1e-12)
+ok = ok and np.allclose(ad.grad(total, backend="llvm")(x), 2 * x, rtol=1e-12)
+print(json.dumps({"ok": bool(ok), "compiles": len(compiles), "llvmlite": "llvmlite.binding" in sys.modules}))
+"""
+
+
+def test_the_library_is_compiled_once_and_then_loaded_from_the_cache(tmp_path: Path):
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    env = {**os.environ, "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, str(script), start], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for start in ("cold", "warm")
+    ]
+    # three functions and the library, then nothing: LLVM is not even imported
+    assert runs == [
+        {"ok": True, "compiles": 4, "llvmlite": True},
+        {"ok": True, "compiles": 0, "llvmlite": False},
+    ]
