@@ -38,6 +38,8 @@ def cold_rows(workload: Workload, size: int) -> list[Row]:
                     f"import adcompiler {report.fmt_time(float(data['import_s']))}, "
                     f"2nd call {report.fmt_time(float(data['second_call_s']))}"
                 )
+                if backend != "python":
+                    row.note += f", optimised code in place at {report.fmt_time(float(data['optimised_s']))}"
             rows.append(row)
     return rows
 

@@ -4,8 +4,8 @@ primal and the gradient, with broadcasting, strided views and 2-D arrays; small 
 serial; ``$ADCOMPILER_NUM_THREADS`` is honoured; two Python threads may call one compiled
 gradient at once; a parallel loop may sit in the user's own ``for`` loop.
 
-The code for threads is the second tier: the first code of a function runs its loops
-serially, and the first call that runs a large one has the code for threads compiled in the
+The code for threads comes later: the first code of a function runs its loops serially,
+and the first call that runs a large one has the code for threads compiled in the
 background (``ad.wait_for_compiles`` waits for it); ``threads=N`` compiles it at once.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from finite_diff import assert_grad_close, numerical_grad
 
 import adcompiler as ad
-from adcompiler.backends.llvm import background, live_allocations, threads
+from adcompiler.backends.llvm import live_allocations, threads
 from adcompiler.backends.llvm.parallel import THRESHOLD
 from benchmarks.problems.rosenbrock import rosenbrock
 
@@ -70,8 +70,8 @@ def pair(f, grad=False):
 
 
 def assert_parallel_equals_serial(parallel, serial, *args):
-    """The first call runs the first tier (serially), the call after the compile in the
-    background runs the code for threads: both give the serial results to the bit."""
+    """The first call runs serial code, the call after the compiles in the background runs
+    the code for threads: both give the serial results to the bit."""
     want = serial(*args)
     first = parallel(*args)
     ad.wait_for_compiles()
@@ -164,12 +164,11 @@ def test_sums_add_their_halves_on_two_threads_as_numpy(f, make):
 
 
 def test_small_loops_stay_serial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """... and never ask for code for threads (an empty cache: no second tier in it)."""
+    """... and never ask for code for threads (an empty cache: no code for threads in it)."""
     monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(tmp_path))
     x, y = RNG.normal(size=1000), RNG.normal(size=1000)
     f = ad.jit(elementwise)
     f(x, y)
-    assert not background._running
     before = threads.parallel_regions()
     assert np.array_equal(f(x, y), ad.jit(elementwise, threads=1)(x, y))
     assert threads.parallel_regions() == before
@@ -214,8 +213,8 @@ def test_set_num_threads_one_keeps_compiled_code_serial(monkeypatch: pytest.Monk
     x, y = RNG.normal(size=N), RNG.normal(size=N)
     ad.set_num_threads(1)
     try:
-        want = f(x, y)  # the first tier does not ask for threads it may not use
-        assert not background._running
+        want = f(x, y)  # serial code does not ask for threads it may not use
+        assert "adc_parallel_run" not in f.llvm_ir  # (after the compiles in the background)
         ad.set_num_threads(2)
         f(x, y)
         ad.wait_for_compiles()

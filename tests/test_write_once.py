@@ -231,7 +231,7 @@ def test_write_once_pass(variant):
 def _bounds_checks(f, *args) -> int:
     """How many index checks the LLVM code of ``f`` itself keeps."""
     fn = Primal(f).typed_ir(tuple(arg_types_of(list(args))))
-    _, code = _machine_code(fn, (), fastmath=False, boundscheck=True, use_cache=False)
+    _, code, _ = _machine_code(fn, (), fastmath=False, boundscheck=True, use_cache=False)
     return sum("out of bounds" in message for _, message in code.errors)
 
 

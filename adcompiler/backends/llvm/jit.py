@@ -34,23 +34,25 @@ def _new_target_machine() -> llvm.TargetMachine:
     )
 
 
-def optimize(text: str) -> llvm.ModuleRef:
-    """Parse, verify and optimise LLVM IR text at -O3 for the host."""
+def optimize(text: str, quick: bool = False) -> llvm.ModuleRef:
+    """Parse, verify and optimise LLVM IR text at -O3 for the host; ``quick``: without
+    vectorising or unrolling loops (a quarter of the work and more, see ``compiled``)."""
     tm = target_machine()
     module = llvm.parse_assembly(text)
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     module.verify()
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
-    pto.loop_vectorization = pto.slp_vectorization = pto.loop_unrolling = True
+    pto.loop_vectorization = pto.slp_vectorization = pto.loop_unrolling = not quick
     builder = llvm.create_pass_builder(tm, pto)
     builder.getModulePassManager().run(module, builder)
     return module
 
 
-def compile_module(text: str) -> tuple[str, bytes]:
-    """Optimise and compile: the optimised LLVM IR and the object file."""
-    module = optimize(text)
+def compile_module(text: str, quick: bool = False) -> tuple[str, bytes]:
+    """Optimise (``quick``: see :func:`optimize`) and compile: the optimised LLVM IR and the
+    object file."""
+    module = optimize(text, quick)
     return str(module), target_machine().emit_object(module)
 
 

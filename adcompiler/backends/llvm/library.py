@@ -8,10 +8,13 @@ object code is made once and kept in the on-disk cache like a function's (``cach
 loaded once per process; modules declare the helpers (``Runtime.shared``) and link to the
 library's, through the symbols both linkers take (``native.add_symbol``).
 
-The library is needed by the first function compiled or loaded in a process. A warm start
-finds it in the cache. A cold one compiles it on a thread of its own (``background``)
-while this one makes the function's IR -- LLVM runs without the GIL -- and waits for it
-only to link the function's object code.
+Modules call the library once it is loaded: from the cache (:func:`use_cached`, before a
+function is lowered), or compiled in this process. A process that finds no library compiles
+its first functions with the helpers of their own, as before, and the library on a thread of
+its own once that first compile is done (:func:`prepare`): compiled earlier, it held
+llvmlite's lock (one LLVM call at a time) while the first function waited to compile. The
+functions compiled after it, and the next processes, call it. Code that calls it loads it
+first (:func:`load`).
 
 Nothing is lost to inlining: each of these helpers is called, never inlined, anyway; its
 declaration carries what callers may assume of it (``noalias`` results, reading only its
@@ -40,21 +43,28 @@ _compiling: list[threading.Thread] = []
 
 
 def shared(fastmath: bool) -> frozenset[str]:
-    """The helpers a module compiled with ``fastmath`` declares, taking them from the library."""
+    """The helpers a module compiled now with ``fastmath`` declares, taking them from the
+    library: none while it is not loaded."""
+    if not _memory:
+        return frozenset()
     return _FASTMATH if fastmath else frozenset(NAMES)
 
 
-def prepare() -> None:
-    """A function is about to be compiled: have the library ready by the time it links --
-    from the cache, or compiled in the background."""
+def use_cached() -> None:
+    """A function is about to be lowered: load the library if the cache has it."""
     with _lock:
-        if _memory or _compiling:
-            return
-        found = cache.load_object(_entry())
-        if found is not None:
-            _install(found[0])
-            return
-        _compiling.append(background.run(_compile_and_install, "the library"))
+        if not _memory and not _compiling:
+            found = cache.load_object(_entry())
+            if found is not None:
+                _install(found[0])
+
+
+def prepare() -> None:
+    """Have the library compiled in the background, if it is not loaded: for the functions
+    compiled later in this process, and for the next processes."""
+    with _lock:
+        if not _memory and not _compiling:
+            _compiling.append(background.run(_compile_and_install, "the library"))
 
 
 def load() -> None:

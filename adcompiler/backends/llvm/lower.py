@@ -21,7 +21,7 @@ from ...errors import NumericError
 from ...ir.core import Function, Op, Region, Value
 from ...ir.types import NoneT, Tensor, TupleT, Type
 from ...passes import shapes
-from . import arrays, control, elementwise, library, reductions, scatter, tape
+from . import arrays, control, elementwise, reductions, scatter, tape
 from .analysis import Plan
 from .parallel import NotParallel
 from .runtime import Runtime
@@ -60,6 +60,7 @@ class Lowerer:
         contiguous: bool = False,
         threads: int | None = None,
         ask_for_threads: bool = False,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
         self.fn = fn
         #: which axes of the array parameters have length 1 (see :func:`pattern_of`)
@@ -79,7 +80,7 @@ class Lowerer:
         #: (see ``arrays.slice_range``)
         self.trimmed: dict[tuple[int, int], ir.Value] = {}
         self.module = module
-        self.rt = Runtime(module, shared=library.shared(fastmath))
+        self.rt = Runtime(module, shared=shared)
         self.plan = Plan(fn)
         #: fast-math flags put on every float instruction
         self.fmf: tuple[str, ...] = ("fast",) if fastmath else ()
@@ -87,8 +88,8 @@ class Lowerer:
         #: how many threads large loops may use (``parallel``): None for the process's count
         #: at run time, 1 for serial code
         self.threads = threads
-        #: the first tier of code for threads: loops run serially and ask for the code that
-        #: runs them on threads when they are large (``parallel.ask``)
+        #: serial code that asks for the code for threads: loops run serially and ask for
+        #: the code that runs them on threads when they are large (``parallel.ask``)
         self.ask_for_threads = ask_for_threads and threads != 1
         #: while emitting a loop body that asks for threads: whether it could run in a chunk
         #: function still (``parallel.ask``; None elsewhere)

@@ -18,10 +18,11 @@ the body asks for any of those (``Lowerer.fail_if``, ``blocks``, ``incref``), it
 Large float sums use the same machinery through :func:`split` (``pairwise``): their two
 halves are two tasks.
 
-Code for threads is compiled in a second tier. Outlining and the pool's code cost compile
-time (an eighth of the LLVM work of a network's gradient) that most functions never use back:
-their loops are small. So the first code compiled for a function (``Lowerer.ask_for_threads``)
-runs every loop serially, in place; where a loop could run on threads (its body could be
+Code for threads is compiled only when a loop turns out large. Outlining and the pool's code
+cost compile time (an eighth of the LLVM work of a network's gradient) that most functions
+never use back: their loops are small. So the code compiled first for a function, quick and
+then optimised (``Lowerer.ask_for_threads``; ``compiled``'s docstring has the tiers), runs
+every loop serially, in place; where a loop could run on threads (its body could be
 outlined: :func:`ask`), it tells the process when it is large, by setting ``threads``'
 ``adc_threads_wanted``. The function's wrapper sees that after the call and compiles the
 code described above in the background (``compiled``), then calls that instead. Both give

@@ -7,8 +7,8 @@ such module loaded gives the pool its thread function (:func:`adopt`) and is kep
 for the life of the process: the pool's threads run its code. They are started by the
 first loop that wants them (``pthread_create``) and then wait on a condition variable.
 
-- ``adc_threads_wanted``: set by serial code of the first tier when it ran a loop that its
-  code for threads would split (``parallel``'s docstring says why there are two tiers).
+- ``adc_threads_wanted``: set by serial code when it ran a loop that the function's code
+  for threads would split (``parallel``'s docstring says why that code comes later).
 - ``adc_threads``: how many threads a loop may use when the function was compiled without a
   count of its own (``jit(f, threads=N)``). It is read when a loop runs, so cached code
   follows :func:`set_num_threads`. Default: the CPUs this process may run on, or
@@ -66,7 +66,7 @@ def default_threads() -> int:
 
 
 _THREADS = ctypes.c_int64(default_threads())
-#: set by code of the first tier when a loop its code for threads would split is large
+#: set by serial code when a loop the code for threads would split is large
 #: (``parallel.ask``): the wrapper then has that code compiled (``compiled``)
 _WANTED = ctypes.c_int64(0)
 _libc = ctypes.CDLL(None)
