@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 import re
 import struct
+from fractions import Fraction
 
+import llvmlite.binding as llvm
 import numpy as np
 import pytest
 from finite_diff import assert_grad_close, numerical_grad
@@ -260,3 +262,99 @@ def test_a_count_of_ties_is_one_running_sum():
     x = np.round(RNG.normal(size=(5, 300)))  # rows with ties, longer than a block of 128
     assert np.array_equal(g(x), ad.grad(f)(x))
     assert "[128 x i64]" not in g.llvm_ir
+
+
+# --------------------------------------------------------------------------- the algorithm, bit for bit
+def _fma(x: float, y: float, z: float) -> float:
+    """x*y + z rounded once (CPython's int division rounds correctly)."""
+    return float(Fraction(x) * Fraction(y) + Fraction(z))
+
+
+#: ``llvm.fmuladd`` is fused where the CPU has FMA (x86: with it, LLVM always fuses)
+_FMULADD = _fma if "+fma" in llvm.get_host_cpu_features().flatten() else lambda x, y, z: x * y + z
+
+
+def _horner(x: float, coefficients: list[float]) -> float:
+    acc = coefficients[0]
+    for c in coefficients[1:]:
+        acc = _FMULADD(acc, x, c)
+    return acc
+
+
+def _pow2(k: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", (k + 1023) << 52))[0]
+
+
+def _bits(x: float) -> int:
+    return struct.unpack("<q", struct.pack("<d", x))[0]
+
+
+def _exp_parts(x: float) -> tuple[int, float, float]:
+    shifted = x * vmath._INV_LN2 + vmath._SHIFT
+    kd = shifted - vmath._SHIFT
+    k = _bits(shifted) - _bits(vmath._SHIFT)
+    hi = x - kd * vmath._LN2_HI
+    lo = kd * vmath._LN2_LO
+    r = hi - lo
+    r_err = (hi - r) - lo
+    poly = (r * r) * _horner(r, vmath._EXP_POLY[::-1])
+    h = 1.0 + r
+    h_err = (1.0 - h) + r
+    return k, h, h_err + (poly + r_err)
+
+
+def exp_reference(x: float) -> float:
+    """``vmath``'s exp, one operation at a time in Python."""
+    if math.isnan(x):
+        return x
+    k, h, t = _exp_parts(min(max(x, vmath._EXP_LO), vmath._EXP_HI))
+    k1 = k >> 1
+    return (h + t) * _pow2(k1) * _pow2(k - k1)
+
+
+def tanh_reference(x: float) -> float:
+    """``vmath``'s tanh, one operation at a time in Python."""
+    if math.isnan(x):
+        return x
+    a, s = abs(x), x * x
+    if a < vmath._TANH_SMALL:
+        ratio = _horner(s, vmath._TANH_P) / _horner(s, vmath._TANH_Q)
+        return math.copysign(a + a * (s * ratio), x)
+    k, h, t = _exp_parts(min(a, vmath._TANH_BIG) * -2.0)
+    ht, scale = h + t, _pow2(k)
+    f, f_err = ht * scale, ((h - ht) + t) * scale
+    d = 1.0 + f
+    d_err = ((1.0 - d) + f) + f_err
+    n = 1.0 - f
+    n_err = ((1.0 - n) - f) - f_err
+    ratio = 1.0 / d
+    q = n * ratio
+    residual = _fma(-q, d, n) + (n_err - q * d_err)
+    return math.copysign(q + residual * ratio, x)
+
+
+def _inputs() -> np.ndarray:
+    """Special values, the edges of overflow and underflow, and a spread between."""
+    edges = np.array([709.78, 709.782712893384, -708.4, -744.4, -745.1332191019411, 0.25, 19.06])
+    near = np.concatenate([np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+    rng = np.random.default_rng(7)
+    spread = [rng.uniform(lo, hi, 400) for lo, hi in [(-750, 712), (-5, 5), (-745.2, -708), (700, 709.8),
+                                                      (-0.3, 0.3), (-20, 20)]]  # fmt: skip
+    tiny = rng.choice([-1.0, 1.0], 200) * 10 ** rng.uniform(-323, -1, 200)
+    return np.concatenate([SPECIAL, edges, -edges, near, tiny, *spread])
+
+
+@pytest.mark.parametrize(
+    "ours, reference", [(EXP, exp_reference), (TANH, tanh_reference)], ids=["exp", "tanh"]
+)
+def test_every_path_computes_the_algorithm_bit_for_bit(ours, reference):
+    """The vectorised loop, its scalar remainder and a strided loop all give the bits of the
+    algorithm written out in Python."""
+    x = _inputs()
+    want = np.array([reference(v) for v in x.tolist()])
+    with np.errstate(over="ignore"):
+        whole = ours(x)
+        strided = ours(np.repeat(x, 3)[::3])
+        remainders = np.concatenate([ours(x[i : i + 3]) for i in range(0, len(x), 3)])
+    for got in (whole, strided, remainders):
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
