@@ -8,10 +8,7 @@ pairwise sum of its own.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ import pytest
 
 import adcompiler as ad
 from adcompiler.backends.llvm import library, native
+from tests.scripts import run_script
 
 
 def total(x):
@@ -104,18 +102,7 @@ print(json.dumps({"ok": bool(ok), "compiles": len(compiles), "llvmlite": "llvmli
 
 
 def test_the_library_is_compiled_once_and_then_loaded_from_the_cache(tmp_path: Path):
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD)
-    env = {**os.environ, "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
-    runs = [
-        json.loads(
-            subprocess.run(
-                [sys.executable, str(script), start], env=env, capture_output=True, text=True, check=True
-            ).stdout
-        )
-        for start in ("cold", "warm")
-    ]
+    runs = [json.loads(run_script(tmp_path, _CHILD, start)) for start in ("cold", "warm")]
     # three functions, each quickly then optimised, and the library; then nothing: LLVM is
     # not even imported
     assert runs == [

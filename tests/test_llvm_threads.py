@@ -12,8 +12,6 @@ background (``ad.wait_for_compiles`` waits for it); ``threads=N`` compiles it at
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import adcompiler as ad
 from adcompiler.backends.llvm import live_allocations, threads
 from adcompiler.backends.llvm.parallel import THRESHOLD
 from benchmarks.problems.rosenbrock import rosenbrock
+from tests.scripts import run_script
 
 RNG = np.random.default_rng(11)
 #: above the threshold whatever an element costs
@@ -282,12 +281,8 @@ print(threads.num_threads(), threads.parallel_regions(), threads.pool_threads())
 
 @pytest.mark.parametrize("count", [1, 3])
 def test_environment_variable_sets_the_count(tmp_path: Path, count: int):
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD)
-    env = {**os.environ, threads.ENVIRONMENT: str(count), "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
-    threads_used, regions, started = map(int, out.stdout.split())
+    out = run_script(tmp_path, _CHILD, **{threads.ENVIRONMENT: str(count)})
+    threads_used, regions, started = map(int, out.split())
     assert threads_used == count
     assert regions == (0 if count == 1 else 1)
     assert started == count - 1
@@ -299,6 +294,7 @@ import numpy as np, adcompiler as ad
 from adcompiler.backends.llvm import threads
 from adcompiler.backends.llvm.parallel import THRESHOLD
 from benchmarks.problems.rosenbrock import rosenbrock
+from tests.scripts import run_script
 threads.set_num_threads(2)
 x = np.linspace(-1.0, 1.0, THRESHOLD + 1000)
 grad = ad.grad(rosenbrock, backend="llvm")
@@ -319,38 +315,12 @@ def test_a_forked_child_starts_its_own_pool(tmp_path: Path):
     (In a process of its own: this one may have JAX's threads, which fork warns about.)"""
     if not hasattr(os, "fork"):
         pytest.skip("no fork")
-    script = tmp_path / "fork.py"
-    script.write_text(_FORK)
-    env = {**os.environ, "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["0"]
+    assert run_script(tmp_path, _FORK).split() == ["0"]
 
 
-_WARM = """
-import sys
-import numpy as np, adcompiler as ad
-from adcompiler.backends.llvm import threads
-from adcompiler.backends.llvm.parallel import THRESHOLD
-threads.set_num_threads(2)
-x = np.linspace(0.0, 1.0, THRESHOLD + 1000)
-def f(x):
-    return np.sin(x) * x
-g = ad.jit(f)
-g(x)
-ad.wait_for_compiles()
-print(threads.parallel_regions())
-"""
-
-
-def test_the_cache_keeps_the_second_tier(tmp_path: Path):
-    """A second process starts with the code for threads the first one compiled."""
-    script = tmp_path / "warm.py"
-    script.write_text(_WARM)
-    env = {**os.environ, "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
-    runs = [
-        subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
-        for _ in range(2)
-    ]
-    assert [run.stdout.split() for run in runs] == [["0"], ["1"]]
+def test_the_cache_keeps_the_code_for_threads(tmp_path: Path):
+    """A second process starts with the code for threads the first one compiled: both of
+    its calls run on threads, where the first process's first call ran serially."""
+    two = {threads.ENVIRONMENT: "2"}
+    runs = [run_script(tmp_path, _CHILD, **two).split() for _ in range(2)]
+    assert runs == [["2", "1", "1"], ["2", "2", "1"]]
