@@ -144,7 +144,12 @@ def wait_for_compiles() -> None:
 
 
 def jit(
-    f: Callable | Transformed, *, fastmath: bool = False, boundscheck: bool = True, threads: int | None = None
+    f: Callable | Transformed,
+    *,
+    fastmath: bool = False,
+    boundscheck: bool = True,
+    threads: int | None = None,
+    tiered: bool = True,
 ) -> Transformed:
     """``f`` compiled to machine code through LLVM; ``jit(grad(f))`` compiles the gradient.
 
@@ -156,10 +161,14 @@ def jit(
     process may use, or ``$ADCOMPILER_NUM_THREADS``, and that code is compiled only once a
     call finds a loop large, in the background (see :func:`wait_for_compiles`);
     ``threads=N`` compiles it at once, and ``threads=1`` compiles serial code.
+
+    ``tiered``: a first call runs code compiled quickly (LLVM without vectorising loops) while
+    the optimised code compiles in the background; ``tiered=False`` compiles the optimised
+    code before the first call runs, for a first call that runs long.
     """
     if threads is not None:
         _thread_count(threads)
-    options: dict[str, Any] = {"fastmath": fastmath, "boundscheck": boundscheck}
+    options: dict[str, Any] = {"fastmath": fastmath, "boundscheck": boundscheck, "tiered": tiered}
     if threads is not None:  # as before when not given: the same warm cache keys
         options["threads"] = threads
     return as_transformed(f).with_backend("llvm", **options)

@@ -289,6 +289,7 @@ def _compile(owner: Transformed, key: tuple, args: Sequence[Any] | None) -> Call
             "boundscheck": True,
             "cache": True,
             "threads": None,
+            "tiered": True,
             **dict(owner.compile_options),
         }
 

@@ -152,7 +152,7 @@ class CompiledFunction:
             return self._install(pattern, contiguous, entry, code, compiled=False)
         library.use_cached()
         fn = self._ir()
-        entry, code, unoptimised = self._compile(fn, pattern, contiguous, quick=True)
+        entry, code, unoptimised = self._compile(fn, pattern, contiguous, quick=self._options["tiered"])
         library.prepare()
         if unoptimised is not None:
             later = entry
@@ -270,12 +270,19 @@ def compile_function(
     cache: bool = True,
     args: Sequence[Any] | None = None,
     threads: int | None = None,
+    tiered: bool = True,
 ) -> CompiledFunction:
     """Compile a typed IR function (raises ADTypeError naming what the backend cannot handle),
     specialised first to ``args`` (sample arguments) or else to arrays with no axis of length 1.
     ``threads``: how many threads large loops may use (None: ``threads.num_threads()`` when
-    they run; 1: serial code)."""
-    options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache, "threads": threads}
+    they run; 1: serial code); ``tiered``: quick code first (see the module's docstring)."""
+    options = {
+        "fastmath": fastmath,
+        "boundscheck": boundscheck,
+        "cache": cache,
+        "threads": threads,
+        "tiered": tiered,
+    }
     return CompiledFunction(fn.name, [p.type for p in fn.params], lambda: fn, options, args)
 
 
