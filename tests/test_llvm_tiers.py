@@ -6,11 +6,15 @@ and takes over; every tier computes the same bits; only optimised code is cached
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import adcompiler as ad
 from adcompiler.backends.llvm import jit
+from tests.scripts import run_script
 
 RNG = np.random.default_rng(5)
 
@@ -90,3 +94,31 @@ def test_untiered_code_is_optimised_before_the_first_call(compiles: list[bool]):
     assert compiles == [False]  # before waiting for anything
     ad.wait_for_compiles()
     assert compiles == [False]
+
+
+_FORK = """
+import os
+import numpy as np, adcompiler as ad
+
+def f(x):
+    return np.sum(np.exp(-x * x))
+
+def h(x):
+    return np.sum(np.tanh(x) * x)
+
+x = np.linspace(-1.0, 1.0, 1001)
+ad.jit(f)(x)  # its optimised code compiles in the background: the fork waits for it
+pid = os.fork()
+if pid == 0:  # the child compiles a function of its own
+    os._exit(0 if np.isclose(ad.jit(h)(x), h(x), rtol=1e-13) else 1)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_fork_during_a_compile_in_the_background(tmp_path: Path):
+    """The child of a fork can compile: it did not inherit llvmlite's lock held by a
+    compile in the background (a fork waits for those)."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    assert run_script(tmp_path, _FORK).split() == ["0"]

@@ -6,11 +6,14 @@ one: the code for threads of a function whose loop turned out large (``compiled`
 library of shared helpers while a function's IR is being made (``library``).
 
 The threads are not daemons: at exit the interpreter waits for a compile to end rather
-than unload LLVM under it.
+than unload LLVM under it. A fork waits for them too: a child forked in the middle of a
+compile would inherit llvmlite's lock held by a thread it does not have, and hang at its
+own first compile.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -38,6 +41,11 @@ def run(work: Callable[[], Any], what: str) -> threading.Thread:
 
 
 def wait() -> None:
-    """Wait until every compile started here has ended."""
+    """Wait until every compile started here has ended (but the caller's own)."""
     for thread in list(_running):
-        thread.join()
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=wait)
