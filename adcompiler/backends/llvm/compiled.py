@@ -35,6 +35,7 @@ ways import the compiler and llvmlite (see ``cache``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -132,6 +133,9 @@ class CompiledFunction:
         self._only_scalars = not any(isinstance(t, Tensor) and t.rank for t in params)
         #: the (pattern, contiguous) whose code for threads is compiled or being compiled
         self._asked: set[tuple[Pattern, bool]] = set()
+        #: code replaced by a later tier, kept loaded while this function lives
+        self._replaced: list[Code] = []
+        self._installing = threading.Lock()
         #: the caller of calls with scalars only (one pattern, one layout)
         self._call = self._specialise(self._last[0], contiguous=True)
 
@@ -189,20 +193,24 @@ class CompiledFunction:
         """Make ``code`` the one calls with ``pattern`` and the layout take -- unless code of a
         later tier is there already -- and, optimised and just ``compiled``, the warm cache
         entry's."""
-        table = self._code if contiguous else self._strided
-        found = table.get(pattern)
-        if found is not None and found[0].tier >= code.tier:
-            return found[1]
-        if compiled and not code.quick:
-            warm = self._warm_name(pattern, contiguous)
-            if warm is not None:
-                cache.store_warm(warm, entry)
         address = code.memory.address("adc_entry")
         call = make_caller(entry.name, list(entry.params), list(entry.returns), address, code.errors)
         if code.asks:
             call = self._asking(call, pattern, contiguous)
-        table[pattern] = (code, call)
-        self._call = call  # the last made: the one when there is one
+        table = self._code if contiguous else self._strided
+        with self._installing:  # compiles in the background install from their own threads
+            found = table.get(pattern)
+            if found is not None and found[0].tier >= code.tier:
+                return found[1]
+            if found is not None:
+                # a call on another thread may be running the code replaced: it stays loaded
+                self._replaced.append(found[0])
+            table[pattern] = (code, call)
+            self._call = call  # the last made: the one when there is one
+            if compiled and not code.quick:
+                warm = self._warm_name(pattern, contiguous)
+                if warm is not None:
+                    cache.store_warm(warm, entry)
         return call
 
     def _asking(self, call: Callable[..., Any], pattern: Pattern, contiguous: bool) -> Callable[..., Any]:
