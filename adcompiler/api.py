@@ -168,6 +168,8 @@ def jit(
     """
     if threads is not None:
         _thread_count(threads)
+    if not isinstance(tiered, bool):
+        raise ValueError(f"tiered must be True or False, not {tiered!r}")
     options: dict[str, Any] = {"fastmath": fastmath, "boundscheck": boundscheck, "tiered": tiered}
     if threads is not None:  # as before when not given: the same warm cache keys
         options["threads"] = threads

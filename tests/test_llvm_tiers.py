@@ -94,6 +94,8 @@ def test_untiered_code_is_optimised_before_the_first_call(compiles: list[bool]):
     assert compiles == [False]  # before waiting for anything
     ad.wait_for_compiles()
     assert compiles == [False]
+    with pytest.raises(ValueError, match="tiered"):
+        ad.jit(smooth, tiered="no")
 
 
 _FORK = """
